@@ -1,0 +1,1 @@
+"""The rigging command-line interface."""

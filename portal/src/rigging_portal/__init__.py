@@ -1,0 +1,1 @@
+"""Rigging web portal: search, package pages, publisher console, reviewer queue."""

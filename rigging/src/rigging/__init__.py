@@ -1,0 +1,3 @@
+"""Rigging core: the package format, its validation and its reproducible OCI form."""
+
+__version__ = "0.1.0"

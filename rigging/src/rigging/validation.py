@@ -1,0 +1,329 @@
+"""`rigging validate`: every rule a package must meet before it is packed."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rigging import limits
+from rigging.frontmatter import FrontmatterError, parse_frontmatter, split_globs
+from rigging.names import name_problem
+from rigging.package_files import MANIFEST_FILE, PackageFile, scan_package
+from rigging.paths import path_problem
+from rigging.problems import Problem
+from rigging.versions import is_semver
+
+TRIGGERS = ("always_on", "manual", "model_decision", "glob")
+_RULE_KEYS = {"trigger", "description", "globs"}
+_WORKFLOW_KEYS = {"description"}
+ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents")
+
+
+@dataclass
+class Document:
+    """A package file read as text, with its frontmatter once parsed."""
+
+    file: PackageFile
+    text: str
+    fields: dict[str, str | list[str]] = field(default_factory=dict)
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ValidationReport:
+    root: Path
+    manifest: dict[str, Any] | None = None
+    manifest_bytes: bytes | None = None
+    files: list[PackageFile] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, object]:
+        manifest = self.manifest or {}
+        return {
+            "valid": self.valid,
+            "path": str(self.root),
+            "name": manifest.get("name"),
+            "version": manifest.get("version"),
+            "files": [f.path for f in self.files],
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def validate_package(root: Path) -> ValidationReport:
+    report = ValidationReport(root=root)
+    files, problems = scan_package(root)
+    report.files = files
+    report.problems.extend(problems)
+    documents = _read_texts(root, files, report.problems)
+    manifest_text = _check_manifest(root, files, documents, report)
+    manifest = report.manifest if isinstance(report.manifest, dict) else {}
+    _check_metadata_paths(manifest, manifest_text, files, report.problems)
+    _check_frontmatter(documents, manifest, report.problems)
+    _check_budgets(documents, manifest, report.problems)
+    if not any(f.kind in ("rule", "workflow") for f in files):
+        report.problems.append(Problem("RIG306", "the package has no rules and no workflows"))
+    report.problems.sort(key=lambda p: (p.severity != "error", p.file or "", p.line or 0, p.code))
+    return report
+
+
+def _read_texts(root: Path, files: list[PackageFile], problems: list[Problem]) -> dict[str, Document]:
+    documents: dict[str, Document] = {}
+    for f in files:
+        try:
+            data = (root / f.path).read_bytes()
+        except OSError as exc:
+            problems.append(Problem("RIG212", f"cannot read: {exc.strerror}", f.path))
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            problems.append(Problem("RIG207", f"is not UTF-8 (byte {exc.start})", f.path, line))
+            continue
+        documents[f.path] = Document(f, text)
+    return documents
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKeyError(key)
+        seen[key] = value
+    return seen
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _check_manifest(
+    root: Path, files: list[PackageFile], documents: dict[str, Document], report: ValidationReport
+) -> str:
+    if not any(f.path == MANIFEST_FILE for f in files):
+        if not (root / MANIFEST_FILE).is_symlink():
+            report.problems.append(Problem("RIG101", "no rigging.json in the package folder"))
+        return ""
+    document = documents.get(MANIFEST_FILE)
+    if document is None:  # unreadable or not UTF-8: already reported
+        return ""
+    text = document.text
+    try:
+        manifest = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except _DuplicateKeyError as exc:
+        line = _line_of(text, [exc.key], last=True)
+        report.problems.append(Problem("RIG106", f"key {exc.key!r} appears twice", MANIFEST_FILE, line))
+        return text
+    except json.JSONDecodeError as exc:
+        report.problems.append(
+            Problem(
+                "RIG102",
+                f"is not valid JSON: {exc.msg} (column {exc.colno})",
+                MANIFEST_FILE,
+                exc.lineno,
+            )
+        )
+        return text
+    report.manifest = manifest
+    report.manifest_bytes = text.encode("utf-8")
+    if not isinstance(manifest, dict):
+        report.problems.append(Problem("RIG103", "must be a JSON object", MANIFEST_FILE, 1))
+        return text
+    from rigging.schema import schema_errors
+
+    for error in schema_errors(manifest):
+        path = list(error.absolute_path)
+        line = _line_of(text, path)
+        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        if path == ["version"] and isinstance(manifest.get("version"), str):
+            message = f"version {manifest['version']!r} is not strict SemVer 2.0"
+            report.problems.append(Problem("RIG104", message, MANIFEST_FILE, line))
+        elif path == ["name"] and isinstance(manifest.get("name"), str):
+            reason = name_problem(manifest["name"]) or "is not a valid package name"
+            message = f"name {manifest['name']!r} {reason}"
+            report.problems.append(Problem("RIG105", message, MANIFEST_FILE, line))
+        else:
+            report.problems.append(Problem("RIG103", f"{where}: {error.message}", MANIFEST_FILE, line))
+    # The schema's pattern and our regex must agree; this catches a drift between them.
+    version = manifest.get("version")
+    if isinstance(version, str) and not is_semver(version) and not any(p.code == "RIG104" for p in report.problems):
+        message = f"version {version!r} is not strict SemVer 2.0"
+        report.problems.append(Problem("RIG104", message, MANIFEST_FILE, _line_of(text, ["version"])))
+    return text
+
+
+def _line_of(text: str, path: list[Any], last: bool = False) -> int | None:
+    """Best-effort line of a JSON path: find each key in turn after the previous one."""
+    position = 0
+    found = False
+    for part in path:
+        if not isinstance(part, str):
+            continue
+        pattern = re.compile(r'"' + re.escape(part) + r'"\s*:')
+        matches = list(pattern.finditer(text, position))
+        if not matches:
+            break
+        match = matches[-1] if last else matches[0]
+        position = match.start()
+        found = True
+    if not found:
+        return 1 if path == [] else None
+    return text.count("\n", 0, position) + 1
+
+
+def _check_metadata_paths(
+    manifest: dict[str, Any], text: str, files: list[PackageFile], problems: list[Problem]
+) -> None:
+    present = {f.path for f in files}
+    for section in ("rules", "workflows"):
+        entries = manifest.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for path in entries:
+            line = _line_of(text, [section, path])
+            kind = path_problem(path)
+            if kind == "absolute":
+                problems.append(
+                    Problem(
+                        "RIG205",
+                        f"{section} entry {path!r} is an absolute path",
+                        MANIFEST_FILE,
+                        line,
+                    )
+                )
+            elif kind == "traversal":
+                problems.append(
+                    Problem(
+                        "RIG204",
+                        f"{section} entry {path!r} leaves the package",
+                        MANIFEST_FILE,
+                        line,
+                    )
+                )
+            elif kind == "invalid":
+                problems.append(
+                    Problem(
+                        "RIG211",
+                        f"{section} entry {path!r} is not a plain path",
+                        MANIFEST_FILE,
+                        line,
+                    )
+                )
+            elif path not in present or not path.startswith(section + "/"):
+                problems.append(
+                    Problem(
+                        "RIG107",
+                        f"{section} entry {path!r} names no {section[:-1]} file",
+                        MANIFEST_FILE,
+                        line,
+                    )
+                )
+
+
+def _check_frontmatter(documents: dict[str, Document], manifest: dict[str, Any], problems: list[Problem]) -> None:
+    for path, doc in documents.items():
+        if doc.file.kind not in ("rule", "workflow"):
+            continue
+        try:
+            front = parse_frontmatter(doc.text)
+        except FrontmatterError as exc:
+            problems.append(Problem("RIG301", str(exc), path, exc.line))
+            continue
+        section = "rules" if doc.file.kind == "rule" else "workflows"
+        extra = manifest.get(section, {}) if isinstance(manifest.get(section), dict) else {}
+        meta = extra.get(path) if isinstance(extra.get(path), dict) else {}
+        doc.fields = {**meta, **front.fields}
+        doc.field_lines = front.lines
+        allowed = _RULE_KEYS if doc.file.kind == "rule" else _WORKFLOW_KEYS
+        for key in front.fields:
+            if key not in allowed:
+                problems.append(
+                    Problem(
+                        "RIG304",
+                        f"unknown frontmatter key {key!r} in a {doc.file.kind}",
+                        path,
+                        front.lines.get(key),
+                    )
+                )
+        if doc.file.kind == "rule":
+            _check_trigger(path, doc, problems)
+
+
+def _check_trigger(path: str, doc: Document, problems: list[Problem]) -> None:
+    trigger = doc.fields.get("trigger")
+    line = doc.field_lines.get("trigger")
+    if trigger is None or trigger == "":
+        problems.append(Problem("RIG305", "rule has no trigger", path, 1))
+        return
+    if not isinstance(trigger, str) or trigger not in TRIGGERS:
+        problems.append(Problem("RIG302", f"unknown trigger {trigger!r}", path, line))
+        return
+    if trigger == "glob":
+        globs = doc.fields.get("globs")
+        if not globs or not split_globs(globs):
+            problems.append(Problem("RIG303", "trigger 'glob' needs globs", path, line))
+
+
+def _check_budgets(documents: dict[str, Document], manifest: dict[str, Any], problems: list[Problem]) -> None:
+    targets = manifest.get("targets")
+    if not isinstance(targets, list) or not targets:
+        targets = list(ALL_TARGETS)
+    docs_chars = sum(len(d.text) for d in documents.values() if d.file.kind == "doc")
+    if docs_chars > limits.DOCS_SOFT_LIMIT_CHARS:
+        problems.append(
+            Problem(
+                "RIG401",
+                f"docs/ holds {docs_chars} characters; the soft limit is {limits.DOCS_SOFT_LIMIT_CHARS}",
+                "docs",
+            )
+        )
+    rules = [d for d in documents.values() if d.file.kind == "rule"]
+    if "windsurf" in targets:
+        for d in documents.values():
+            if d.file.kind in ("rule", "workflow") and len(d.text) > limits.WINDSURF_FILE_LIMIT_CHARS:
+                problems.append(
+                    Problem(
+                        "RIG402",
+                        f"{len(d.text)} characters; Windsurf's limit per {d.file.kind} "
+                        f"is {limits.WINDSURF_FILE_LIMIT_CHARS}",
+                        d.file.path,
+                    )
+                )
+        total = sum(len(d.text) for d in rules if d.fields.get("trigger") == "always_on")
+        if total > limits.WINDSURF_TOTAL_LIMIT_CHARS:
+            problems.append(
+                Problem(
+                    "RIG403",
+                    f"always-on rules hold {total} characters; Windsurf's total is {limits.WINDSURF_TOTAL_LIMIT_CHARS}",
+                    "rules",
+                )
+            )
+    if "copilot" in targets:
+        for d in rules:
+            if len(d.text) > limits.COPILOT_FILE_LIMIT_CHARS:
+                problems.append(
+                    Problem(
+                        "RIG404",
+                        f"{len(d.text)} characters; Copilot reads the first {limits.COPILOT_FILE_LIMIT_CHARS}",
+                        d.file.path,
+                    )
+                )

@@ -1,0 +1,76 @@
+"""Fixtures every test module shares: the CLI, package folders, a real registry, a real PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.registry import Registry, any_registry
+from tests.support.services import unavailable
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RIGGING = Path(sys.executable).parent / "rigging"
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+    """Run the installed `rigging` command as a user would, in a separate process."""
+    proc = subprocess.run(
+        [str(RIGGING), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[Registry]:
+    """One real registry for the whole run; tests use distinct repository names."""
+    with any_registry() as found:
+        if isinstance(found, str):
+            unavailable(found)
+        yield found
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this run (RIGGING_TEST_DATABASE_URL names the server)."""
+    from tests.support.postgres import server_url, throwaway_database
+
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(throwaway_database())
+        except Exception as exc:
+            unavailable(f"no PostgreSQL at {server_url()}: {exc}")
+        yield url
+
+
+@pytest.fixture
+def skopeo() -> str:
+    import shutil
+
+    path = shutil.which("skopeo")
+    if path is None:
+        unavailable("skopeo is not installed (apt-get install -y skopeo)")
+    return path
