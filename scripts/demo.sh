@@ -26,7 +26,7 @@ YAML
   docker-registry serve "$out/registry/config.yml" >"$out/registry/log" 2>&1 &
   registry_pid=$!
   trap 'kill $registry_pid 2>/dev/null || true' EXIT
-  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 50); do .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done
   step skopeo copy --quiet --dest-tls-verify=false "oci:$out/layout:1.0.0" "docker://127.0.0.1:$port/acme/python-style:1.0.0"
   pushed=$(skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$port/acme/python-style:1.0.0" | sha256sum | cut -d' ' -f1)
   echo "registry 127.0.0.1:$port holds acme/python-style:1.0.0 @ sha256:$pushed"
