@@ -11,8 +11,10 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 step "$rigging" new "$out/python-style" --name acme/python-style --version 1.0.0
 step "$rigging" validate "$out/python-style"
-step "$rigging" pack "$out/python-style" -o "$out/layout"
-digest=$("$rigging" pack "$out/python-style" -o "$out/layout" --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
+printf '\n\033[1m$ %s\033[0m\n' "$rigging pack $out/python-style -o $out/layout --json"
+packed=$("$rigging" pack "$out/python-style" -o "$out/layout" --json)
+echo "$packed"
+digest=$(echo "$packed" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
 
 if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
   port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -2,21 +2,19 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+
+from rigging_cli.arguments import add_package_dir, package_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("directory", metavar="DIR", nargs="?", default=".", help="package folder (default: .)")
+    add_package_dir(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    from rigging.errors import UsageError
     from rigging.validation import validate_package
 
-    root = Path(args.directory)
-    if not root.is_dir():
-        raise UsageError(f"{root}: no such folder (give the package folder, e.g. rigging validate ./my-pkg)")
+    root = package_dir(args, "rigging validate ./my-pkg")
     report = validate_package(root)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
