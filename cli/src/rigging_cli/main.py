@@ -17,6 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "new": ("new", "scaffold a package folder that validates"),
     "validate": ("validate", "check a package folder against the package rules"),
     "pack": ("pack", "write a package as a reproducible OCI image layout"),
+    "publish": ("publish", "push a package to an OCI registry (or oci: layout)"),
+    "pull": ("pull", "download and unpack a package by tag or digest"),
+    "login": ("login", "store credentials for a registry (docker-compatible)"),
+    "logout": ("logout", "forget a registry's credentials"),
 }
 
 

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
+    parser.add_argument("-u", "--username", help="user name (prompted when omitted)")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    parser.add_argument("--plain-http", action="store_true", help="use HTTP, not HTTPS (loopback registries always do)")
+    parser.add_argument("--ca-file", metavar="PEM", help="CA bundle to verify the registry's TLS certificate")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rigging.errors import UsageError
+    from rigging.registry import credentials
+    from rigging.registry.client import RegistryClient
+    from rigging.settings import registry_options
+
+    host = args.registry.split("://", 1)[-1].rstrip("/")
+    username = args.username
+    if args.password_stdin:
+        if not username:
+            raise UsageError("--password-stdin needs --username")
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            raise UsageError("no terminal to ask for the password; use --username and --password-stdin")
+        import getpass
+
+        username = username or input("Username: ").strip()
+        password = getpass.getpass("Password: ")
+    if not username or not password:
+        raise UsageError("a user name and a password are both needed")
+    options = registry_options(host, args.plain_http, args.ca_file)
+    given = credentials.Credentials(username=username, password=password)
+    with RegistryClient(host, plain_http=options.plain_http, ca_bundle=options.ca_file, credentials=given) as client:
+        client.ping()  # proves the credentials before they are stored
+    where = credentials.store(host, username, password)
+    print(f"login succeeded for {username} at {host} (saved in {where})")
+    return 0

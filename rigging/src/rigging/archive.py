@@ -1,0 +1,87 @@
+"""Unpacking package layers, which are untrusted: only regular files and folders, only allowed
+paths under the expected top folder, sizes capped before and after decompression."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+import zlib
+from pathlib import Path
+
+from rigging import limits
+from rigging.errors import IntegrityError
+from rigging.package_files import classify
+from rigging.paths import path_problem
+
+# Decompressed bytes we read at most: the package cap plus tar's headers and padding.
+MAX_TAR_BYTES = limits.MAX_TOTAL_BYTES + (limits.MAX_FILES * 2 + 64) * 1024
+
+
+class _Capped(io.RawIOBase):
+    """A reader that fails once more than `limit` bytes have come out (a decompression bomb)."""
+
+    def __init__(self, inner: io.BufferedIOBase | gzip.GzipFile, limit: int, label: str) -> None:
+        self.inner, self.limit, self.label, self.count = inner, limit, label, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise IntegrityError(f"{self.label}: expands past {self.limit} bytes; refusing (compression bomb?)")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def extract_layer(blob: Path, prefix: str, dest: Path, *, docs: bool = False, label: str = "layer") -> list[str]:
+    """Extract the tar.gz `blob` whose entries lie under `prefix/` into `dest`; return the files written."""
+    written: list[str] = []
+    total = 0
+    try:
+        with (
+            gzip.open(blob, "rb") as gz,
+            tarfile.open(fileobj=io.BufferedReader(_Capped(gz, MAX_TAR_BYTES, label)), mode="r|") as tar,
+        ):
+            for member in tar:
+                name = member.name.rstrip("/")
+                if name == prefix and member.isdir():
+                    continue
+                if not name.startswith(prefix + "/"):
+                    raise IntegrityError(f"{label}: entry {member.name!r} lies outside {prefix}/")
+                rel = name[len(prefix) + 1 :]
+                if path_problem(rel) is not None:
+                    raise IntegrityError(f"{label}: entry {member.name!r} is not a safe path")
+                if member.isdir():
+                    (dest / rel).mkdir(parents=True, exist_ok=True, mode=0o755)
+                    continue
+                if not member.isfile():
+                    raise IntegrityError(f"{label}: entry {member.name!r} is a link or device; refusing")
+                kind = classify(("docs/" + rel) if docs else rel)
+                if kind is None or (kind == "doc") != docs:
+                    raise IntegrityError(f"{label}: entry {member.name!r} is not a file packages may hold")
+                if member.size > limits.MAX_FILE_BYTES:
+                    raise IntegrityError(f"{label}: entry {member.name!r} is {member.size} bytes; over the limit")
+                total += member.size
+                if total > limits.MAX_TOTAL_BYTES or len(written) >= limits.MAX_FILES:
+                    raise IntegrityError(f"{label}: more content than a package may hold")
+                source = tar.extractfile(member)
+                if source is None:
+                    raise IntegrityError(f"{label}: entry {member.name!r} has no content")
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                data = source.read()
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                if len(data) != member.size:
+                    raise IntegrityError(f"{label}: entry {member.name!r} is truncated")
+                written.append(rel)
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise IntegrityError(f"{label}: not a valid tar.gz ({exc})") from None
+    except FileExistsError as exc:
+        raise IntegrityError(f"{label}: entry {exc.filename} appears twice") from None
+    return written

@@ -1,0 +1,1 @@
+"""A client of the OCI distribution API (1.1), with docker-compatible auth."""

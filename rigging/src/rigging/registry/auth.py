@@ -1,0 +1,165 @@
+"""Registry auth as docker does it: anonymous, Basic, or Bearer tokens from the challenge's realm.
+
+Tokens are cached per scope until shortly before they expire; once a registry has asked for a
+Bearer token, later requests fetch one up front instead of taking a 401 each time.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rigging.registry.credentials import Credentials
+from rigging.registry.errors import RegistryError
+
+if TYPE_CHECKING:
+    import httpx
+
+_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
+_EXPIRY_MARGIN = 10.0
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    repository: str
+    actions: tuple[str, ...] = ("pull",)
+
+    def __str__(self) -> str:
+        return f"repository:{self.repository}:{','.join(self.actions)}"
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """`Bearer realm="…",service="…",scope="…"` -> ("bearer", {...})."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = {}
+    for match in _PARAM.finditer(rest):
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        params[match.group(1).lower()] = re.sub(r"\\(.)", r"\1", value or "")
+    return scheme.lower(), params
+
+
+def _merge_scopes(scopes: list[str]) -> list[str]:
+    """One entry per repository, actions unioned (docker sends them that way)."""
+    merged: dict[str, set[str]] = {}
+    others: list[str] = []
+    for scope in scopes:
+        parts = scope.split(":")
+        if len(parts) >= 3 and parts[0] == "repository":
+            name = ":".join(parts[1:-1])
+            merged.setdefault(name, set()).update(a for a in parts[-1].split(",") if a)
+        elif scope not in others:
+            others.append(scope)
+    order = {"pull": 0, "push": 1, "delete": 2}
+    return [
+        f"repository:{name}:{','.join(sorted(actions, key=lambda a: (order.get(a, 9), a)))}"
+        for name, actions in sorted(merged.items())
+    ] + others
+
+
+class Authenticator:
+    def __init__(self, host: str, credentials: Credentials) -> None:
+        self.host = host
+        self.credentials = credentials
+        self._scheme: str | None = None
+        self._bearer: dict[str, str] | None = None
+        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def _basic(self) -> str:
+        raw = f"{self.credentials.username}:{self.credentials.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    def header(self, http: httpx.Client, scopes: list[Scope]) -> str | None:
+        """The Authorization header to send before any challenge, when we already know the scheme."""
+        if self._scheme == "basic":
+            return self._basic()
+        if self._scheme == "bearer" and self._bearer is not None:
+            return "Bearer " + self._token(http, [str(s) for s in scopes], self._bearer)
+        return None
+
+    def answer(self, http: httpx.Client, response: httpx.Response, scopes: list[Scope]) -> str:
+        """Respond to a 401's challenge; the header to retry with, or RegistryError."""
+        header = response.headers.get("WWW-Authenticate", "")
+        scheme, params = parse_challenge(header)
+        if scheme == "basic":
+            if not self.credentials.has_basic:
+                raise RegistryError(
+                    f"{self.host} requires a login; run `rigging login {self.host}`", status=401, code="UNAUTHORIZED"
+                )
+            if self._scheme == "basic":  # we sent these credentials already and they were refused
+                raise RegistryError(
+                    f"{self.host} refused the stored credentials; run `rigging login {self.host}` again",
+                    status=401,
+                    code="UNAUTHORIZED",
+                )
+            self._scheme = "basic"
+            return self._basic()
+        if scheme == "bearer" and params.get("realm"):
+            wanted = [str(s) for s in scopes]
+            if params.get("scope"):
+                wanted += params["scope"].split(" ")
+            self._scheme, self._bearer = "bearer", params
+            key = tuple(_merge_scopes(wanted))
+            with self._lock:
+                self._tokens.pop(key, None)  # the token we sent (if any) was not enough: fetch anew
+            return "Bearer " + self._token(http, wanted, params)
+        raise RegistryError(f"{self.host} asked for unsupported authentication {scheme or header!r}", status=401)
+
+    def _token(self, http: httpx.Client, scopes: list[str], params: dict[str, str]) -> str:
+        merged = _merge_scopes(scopes)
+        key = tuple(merged)
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached and cached[1] > time.monotonic():
+                return cached[0]
+        token, lifetime = self._fetch_token(http, params, merged)
+        with self._lock:
+            self._tokens[key] = (token, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))
+        return token
+
+    def _fetch_token(self, http: httpx.Client, params: dict[str, str], scopes: list[str]) -> tuple[str, float]:
+        import httpx
+
+        realm = params["realm"]
+        service = params.get("service")
+        creds = self.credentials
+        try:
+            if creds.identity_token:
+                form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token, "client_id": "rigging"}
+                if service:
+                    form["service"] = service
+                if scopes:
+                    form["scope"] = " ".join(scopes)
+                response = http.post(realm, data=form)
+            else:
+                query: list[tuple[str, str]] = [("service", service)] if service else []
+                query += [("scope", s) for s in scopes]
+                auth = (creds.username, creds.password) if creds.has_basic else None
+                response = http.get(realm, params=query, auth=auth)
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"token service {realm} unreachable: {type(exc).__name__}") from None
+        if response.status_code in (401, 403):
+            hint = f"run `rigging login {self.host}`" if not (creds.has_basic or creds.identity_token) else "check them"
+            raise RegistryError(
+                f"token service {realm} refused the credentials for {self.host}; {hint}",
+                status=401,
+                code="UNAUTHORIZED",
+            )
+        if response.status_code != 200:
+            raise RegistryError(
+                f"token service {realm} answered HTTP {response.status_code}", status=response.status_code
+            )
+        try:
+            body = response.json()
+            token = body.get("token") or body.get("access_token")
+            lifetime = float(body.get("expires_in") or 60)
+        except (ValueError, AttributeError, TypeError):
+            token = None
+            lifetime = 0.0
+        if not token:
+            raise RegistryError(f"token service {realm} answered without a token")
+        return str(token), lifetime

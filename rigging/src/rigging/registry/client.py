@@ -1,0 +1,475 @@
+"""The OCI distribution API over one httpx connection pool per registry.
+
+Requests that may be repeated are retried on connection errors, 429 and 5xx, with exponential
+backoff, full jitter and `Retry-After`; uploads restart their session as a whole, because a
+half-applied PATCH cannot be repeated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from rigging import mediatypes as mt
+from rigging.digests import sha256_digest
+from rigging.errors import IntegrityError
+from rigging.reference import is_loopback_host
+from rigging.registry.auth import Authenticator, Scope
+from rigging.registry.credentials import Credentials, lookup
+from rigging.registry.errors import RegistryError, TransientError, describe
+
+MANIFEST_ACCEPT = ", ".join(
+    [
+        mt.OCI_MANIFEST,
+        mt.OCI_INDEX,
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+CHUNK_THRESHOLD = 4 * 1024 * 1024  # blobs above this go up in PATCH chunks
+CHUNK_SIZE = 4 * 1024 * 1024
+_RETRY_STATUSES = {429, 500, 502, 503, 504}
+_MAX_RETRY_AFTER = 30.0
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, _MAX_RETRY_AFTER)
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311 - jitter
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _with_query(url: str, **params: str) -> str:
+    """Add parameters to a Location that may already carry its own query (e.g. `_state=`)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def _error(response: httpx.Response, host: str, repository: str, reference: str | None) -> RegistryError:
+    code, detail = None, ""
+    with contextlib.suppress(ValueError, KeyError, TypeError, IndexError, httpx.ResponseNotRead):
+        first = response.json()["errors"][0]
+        code, detail = first.get("code"), first.get("message", "")
+    message = describe(code, response.status_code, host, repository, reference, detail)
+    cls = TransientError if response.status_code in _RETRY_STATUSES else RegistryError
+    return cls(f"{host}: {message}", status=response.status_code, code=code)
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        host: str,
+        *,
+        plain_http: bool | None = None,
+        ca_bundle: str | None = None,
+        credentials: Credentials | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        chunk_threshold: int = CHUNK_THRESHOLD,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self.host = host
+        plain = is_loopback_host(host) if plain_http is None else plain_http
+        self.base = f"{'http' if plain else 'https'}://{host}"
+        verify: Any = ca_bundle or os.environ.get("RIGGING_CA_BUNDLE") or True
+        self.http = httpx.Client(
+            verify=verify,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            follow_redirects=True,  # httpx drops Authorization when a redirect leaves the origin
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+            headers={"User-Agent": "rigging/0.1"},
+        )
+        self.auth = Authenticator(host, credentials if credentials is not None else lookup(host))
+        self.retry = retry or RetryPolicy()
+        self.chunk_threshold = chunk_threshold
+        self.chunk_size = chunk_size
+        self.requests = 0  # sent, retries included: benchmarks and tests count them
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one request, with auth and retries -------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base + path
+
+    def _send(
+        self, method: str, url: str, scopes: list[Scope], *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        authorization = self.auth.header(self.http, scopes)
+        for challenge_round in range(2):
+            if authorization:
+                headers["Authorization"] = authorization
+            request = self.http.build_request(method, url, headers=headers, **kwargs)
+            self.requests += 1
+            response = self.http.send(request, stream=stream)
+            if response.status_code != 401 or challenge_round == 1:
+                return response
+            response.close()
+            authorization = self.auth.answer(self.http, response, scopes)
+        raise AssertionError("unreachable")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        scopes: list[Scope],
+        *,
+        ok: tuple[int, ...] = (200,),
+        repository: str = "",
+        reference: str | None = None,
+        retry: bool = True,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        url = self._url(path)
+        attempts = self.retry.attempts if retry else 1
+        for attempt in range(attempts):
+            try:
+                response = self._send(method, url, scopes, stream=stream, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt + 1 >= attempts:
+                    raise TransientError(
+                        f"{self.host}: {type(exc).__name__} after {attempts} attempt(s); is the registry reachable?"
+                    ) from None
+                time.sleep(self.retry.delay(attempt, None))
+                continue
+            if response.status_code in ok:
+                return response
+            if stream:
+                response.read()
+            if response.status_code in _RETRY_STATUSES and attempt + 1 < attempts:
+                delay = self.retry.delay(attempt, _retry_after(response))
+                response.close()
+                time.sleep(delay)
+                continue
+            raise _error(response, self.host, repository, reference)
+        raise AssertionError("unreachable")
+
+    def with_retries(self, operation: Callable[[], Any]) -> Any:
+        """Repeat a multi-request operation (an upload session) from the start on transient failure."""
+        for attempt in range(self.retry.attempts):
+            try:
+                return operation()
+            except TransientError:
+                if attempt + 1 >= self.retry.attempts:
+                    raise
+                time.sleep(self.retry.delay(attempt, None))
+        raise AssertionError("unreachable")
+
+    # -- API ---------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """GET /v2/ through the auth flow: proves the registry answers and the credentials work."""
+        response = self.request("GET", "/v2/", [], ok=(200,))
+        response.close()
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        response = self.request(
+            "HEAD",
+            f"/v2/{repository}/blobs/{digest}",
+            [Scope(repository)],
+            ok=(200, 404),
+            repository=repository,
+            reference=digest,
+        )
+        return response.status_code == 200
+
+    def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str]:
+        """(bytes, media type, digest) of a manifest; the bytes are checked against the digest."""
+        response = self.request(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            [Scope(repository)],
+            headers={"Accept": MANIFEST_ACCEPT},
+            repository=repository,
+            reference=reference,
+            stream=True,
+        )
+        with contextlib.closing(response):
+            length = int(response.headers.get("Content-Length") or 0)
+            if length > MAX_MANIFEST_BYTES:
+                raise RegistryError(f"{self.host}: manifest {repository}:{reference} is {length} bytes; refusing")
+            data = b""
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > MAX_MANIFEST_BYTES:
+                    raise RegistryError(f"{self.host}: manifest {repository}:{reference} is too large; refusing")
+        digest = sha256_digest(data)
+        expected = reference if reference.startswith("sha256:") else response.headers.get("Docker-Content-Digest")
+        if expected and expected.startswith("sha256:") and expected != digest:
+            raise IntegrityError(
+                f"{self.host}: manifest {repository}@{expected} does not match its content (got {digest})"
+            )
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        return data, media_type, digest
+
+    def head_manifest(self, repository: str, reference: str) -> str | None:
+        """The digest a tag points at now, or None if the tag does not exist."""
+        response = self.request(
+            "HEAD",
+            f"/v2/{repository}/manifests/{reference}",
+            [Scope(repository)],
+            ok=(200, 404),
+            headers={"Accept": MANIFEST_ACCEPT},
+            repository=repository,
+            reference=reference,
+        )
+        if response.status_code == 404:
+            return None
+        return response.headers.get("Docker-Content-Digest")
+
+    def put_manifest(
+        self, repository: str, reference: str, data: bytes, media_type: str, *, if_match: str | None = None
+    ) -> httpx.Response:
+        """PUT exactly `data` (the bytes whose digest we computed)."""
+        headers = {"Content-Type": media_type}
+        if if_match:
+            headers["If-Match"] = if_match
+        response = self.request(
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            [Scope(repository, ("pull", "push"))],
+            ok=(201, 200, 202),
+            content=data,
+            headers=headers,
+            repository=repository,
+            reference=reference,
+        )
+        returned = response.headers.get("Docker-Content-Digest")
+        if returned and returned != sha256_digest(data):
+            raise IntegrityError(f"{self.host}: registry stored manifest as {returned}, not {sha256_digest(data)}")
+        return response
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        self.request(
+            "DELETE",
+            f"/v2/{repository}/manifests/{digest}",
+            [Scope(repository, ("pull", "push", "delete"))],
+            ok=(202, 200),
+            repository=repository,
+            reference=digest,
+        )
+
+    def tags(self, repository: str) -> list[str]:
+        """Every tag, following `Link: <…>; rel="next"` pages."""
+        found: list[str] = []
+        path: str | None = f"/v2/{repository}/tags/list?n=1000"
+        while path:
+            response = self.request("GET", path, [Scope(repository)], repository=repository)
+            try:
+                found.extend(response.json().get("tags") or [])
+            except ValueError:
+                raise RegistryError(f"{self.host}: tag list of {repository} is not JSON") from None
+            path = response.links.get("next", {}).get("url")
+            if path:
+                path = urljoin(str(response.url), path)
+        return found
+
+    def download_blob(
+        self, repository: str, digest: str, size: int, target: Path, progress: Progress | None = None
+    ) -> None:
+        """Stream a blob to `target`, hashing and counting; on any mismatch nothing is left behind."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+
+        def attempt() -> None:
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.{random.randrange(1 << 30)}.part")  # noqa: S311
+            try:
+                response = self.request(
+                    "GET",
+                    f"/v2/{repository}/blobs/{digest}",
+                    [Scope(repository)],
+                    repository=repository,
+                    reference=digest,
+                    stream=True,
+                )
+                hasher, count = hashlib.sha256(), 0
+                with contextlib.closing(response), tmp.open("wb") as out:
+                    try:
+                        for chunk in response.iter_bytes(65536):
+                            count += len(chunk)
+                            if count > size:
+                                raise IntegrityError(
+                                    f"{self.host}: blob {digest} is larger than the {size} bytes its descriptor says"
+                                )
+                            hasher.update(chunk)
+                            out.write(chunk)
+                            if progress:
+                                progress(len(chunk))
+                    except httpx.TransportError as exc:
+                        raise TransientError(
+                            f"{self.host}: download of {digest} broke off ({type(exc).__name__})"
+                        ) from None
+                actual = "sha256:" + hasher.hexdigest()
+                if count != size or actual != digest:
+                    raise IntegrityError(
+                        f"{self.host}: blob {digest} failed verification "
+                        f"(got {count} bytes hashing to {actual}, expected {size} bytes)"
+                    )
+                os.replace(tmp, target)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
+        self.with_retries(attempt)
+
+    def upload_blob(
+        self,
+        repository: str,
+        digest: str,
+        data: bytes,
+        *,
+        mount_from: list[str] | None = None,
+        progress: Progress | None = None,
+    ) -> str:
+        """Make `digest` present in `repository`: 'exists', 'mounted' or 'uploaded'."""
+        if self.has_blob(repository, digest):
+            return "exists"
+        push = [Scope(repository, ("pull", "push"))]
+        for source in mount_from or []:
+            if source == repository:
+                continue
+            response = self.request(
+                "POST",
+                f"/v2/{repository}/blobs/uploads/?" + urlencode({"mount": digest, "from": source}),
+                [*push, Scope(source)],
+                ok=(201, 202),
+                repository=repository,
+            )
+            if response.status_code == 201:
+                return "mounted"
+            self._abandon(response, push)
+
+        def attempt() -> str:
+            start = self.request("POST", f"/v2/{repository}/blobs/uploads/", push, ok=(202,), repository=repository)
+            location = self._location(start)
+            minimum = int(start.headers.get("OCI-Chunk-Min-Length") or 0)
+            if len(data) <= self.chunk_threshold:
+                done = self.request(
+                    "PUT",
+                    _with_query(location, digest=digest),
+                    push,
+                    ok=(201,),
+                    retry=False,
+                    content=data,
+                    headers={"Content-Type": "application/octet-stream"},
+                    repository=repository,
+                )
+            else:
+                chunk = max(self.chunk_size, minimum)
+                offset = 0
+                while offset < len(data):
+                    piece = data[offset : offset + chunk]
+                    response = self.request(
+                        "PATCH",
+                        location,
+                        push,
+                        ok=(202,),
+                        retry=False,
+                        content=piece,
+                        repository=repository,
+                        headers={
+                            "Content-Type": "application/octet-stream",
+                            "Content-Range": f"{offset}-{offset + len(piece) - 1}",
+                        },
+                    )
+                    location = self._location(response)
+                    offset += len(piece)
+                    if progress:
+                        progress(len(piece))
+                done = self.request(
+                    "PUT",
+                    _with_query(location, digest=digest),
+                    push,
+                    ok=(201,),
+                    retry=False,
+                    repository=repository,
+                    headers={"Content-Type": "application/octet-stream"},
+                )
+            stored = done.headers.get("Docker-Content-Digest")
+            if stored and stored != digest:
+                raise IntegrityError(f"{self.host}: registry stored blob as {stored}, not {digest}")
+            if progress and len(data) <= self.chunk_threshold:
+                progress(len(data))
+            return "uploaded"
+
+        return self.with_retries(attempt)
+
+    def _location(self, response: httpx.Response) -> str:
+        location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{self.host}: upload response has no Location header")
+        return urljoin(str(response.url), location)  # relative or absolute, query kept
+
+    def _abandon(self, response: httpx.Response, scopes: list[Scope]) -> None:
+        """Cancel an upload session the registry opened instead of mounting."""
+        with contextlib.suppress(RegistryError, httpx.HTTPError):
+            self.request("DELETE", self._location(response), scopes, ok=(204, 200, 202, 404), retry=False)
+
+    def referrers_api(self, repository: str, digest: str) -> list[dict[str, Any]] | None:
+        """Referrers through `GET /v2/<name>/referrers/<digest>`, or None where the registry lacks the API."""
+        response = self.request(
+            "GET",
+            f"/v2/{repository}/referrers/{digest}",
+            [Scope(repository)],
+            ok=(200, 404, 405, 400),
+            headers={"Accept": mt.OCI_INDEX},
+            repository=repository,
+        )
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if response.status_code != 200 or content_type != mt.OCI_INDEX:
+            return None
+        try:
+            return list(response.json().get("manifests") or [])
+        except ValueError:
+            return None
+
+
+@contextlib.contextmanager
+def open_client(host: str, **options: Any) -> Iterator[RegistryClient]:
+    client = RegistryClient(host, **options)
+    try:
+        yield client
+    finally:
+        client.close()
