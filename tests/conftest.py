@@ -26,10 +26,13 @@ class Result:
     stderr: str
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+def run_cli(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, input: str | None = None
+) -> Result:
     """Run the installed `rigging` command as a user would, in a separate process."""
     proc = subprocess.run(
         [str(RIGGING), *map(str, args)],
+        input=input if input is not None else "",
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -39,6 +39,7 @@ class Store(Protocol):
     def tag_digest(self, tag: str) -> str | None: ...
     def tags(self) -> list[str]: ...
     def has_blob(self, digest: str) -> bool: ...
+    def prepare_push(self) -> None: ...
     def fetch_blob(self, desc: Descriptor, target: Path, progress: Progress | None = None) -> None: ...
     def push_blob(self, desc: Descriptor, data: bytes, progress: Progress | None = None) -> str: ...
     def push_manifest(self, data: bytes, media_type: str, tag: str | None) -> None: ...
@@ -68,6 +69,9 @@ class RegistryStore:
 
     def has_blob(self, digest: str) -> bool:
         return self.client.has_blob(self.repository, digest)
+
+    def prepare_push(self) -> None:
+        pass
 
     def fetch_blob(self, desc: Descriptor, target: Path, progress: Progress | None = None) -> None:
         self.client.download_blob(self.repository, desc.digest, desc.size, target, progress)
@@ -117,6 +121,9 @@ class LayoutStore:
     def has_blob(self, digest: str) -> bool:
         return self.layout.blob_path(digest).is_file()
 
+    def prepare_push(self) -> None:
+        self.layout.ensure()
+
     def fetch_blob(self, desc: Descriptor, target: Path, progress: Progress | None = None) -> None:
         from rigging.oci_layout import _write_atomic
 
@@ -127,13 +134,11 @@ class LayoutStore:
             progress(len(data))
 
     def push_blob(self, desc: Descriptor, data: bytes, progress: Progress | None = None) -> str:
-        self.layout.ensure()
         existed = self.has_blob(desc.digest)
         self.layout.put_blob(data, desc.digest)
         return "exists" if existed else "uploaded"
 
     def push_manifest(self, data: bytes, media_type: str, tag: str | None) -> None:
-        self.layout.ensure()
         digest = self.layout.put_blob(data)
         if tag:
             descriptor: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(data)}

@@ -160,6 +160,7 @@ def publish(
                 "versions are immutable: bump the version (or --force to overwrite)"
             )
         descriptors = [package.config, *package.layers]
+        store.prepare_push()
         with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
             outcomes = list(pool.map(lambda d: store.push_blob(d, package.blobs[d.digest], progress), descriptors))
         for tag in tags:

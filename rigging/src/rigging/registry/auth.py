@@ -81,6 +81,14 @@ class Authenticator:
             return "Bearer " + self._token(http, [str(s) for s in scopes], self._bearer)
         return None
 
+    def refusal(self) -> RegistryError:
+        """The error for a 401 that survived our answer to the challenge."""
+        if self.credentials.has_basic or self.credentials.identity_token:
+            message = f"{self.host} refused the stored credentials; run `rigging login {self.host}` again"
+        else:
+            message = f"{self.host} requires a login; run `rigging login {self.host}`"
+        return RegistryError(message, status=401, code="UNAUTHORIZED")
+
     def answer(self, http: httpx.Client, response: httpx.Response, scopes: list[Scope]) -> str:
         """Respond to a 401's challenge; the header to retry with, or RegistryError."""
         header = response.headers.get("WWW-Authenticate", "")

@@ -177,6 +177,9 @@ class RegistryClient:
                 continue
             if response.status_code in ok:
                 return response
+            if response.status_code == 401:
+                response.close()
+                raise self.auth.refusal()
             if stream:
                 response.read()
             if response.status_code in _RETRY_STATUSES and attempt + 1 < attempts:
@@ -292,10 +295,10 @@ class RegistryClient:
             reference=digest,
         )
 
-    def tags(self, repository: str) -> list[str]:
+    def tags(self, repository: str, page_size: int = 1000) -> list[str]:
         """Every tag, following `Link: <…>; rel="next"` pages."""
         found: list[str] = []
-        path: str | None = f"/v2/{repository}/tags/list?n=1000"
+        path: str | None = f"/v2/{repository}/tags/list?n={page_size}"
         while path:
             response = self.request("GET", path, [Scope(repository)], repository=repository)
             try:
