@@ -14,10 +14,10 @@ import time
 
 import bcrypt
 import pytest
-
 from rigging.registry.auth import Scope
 from rigging.registry.client import RegistryClient
 from rigging.registry.credentials import Credentials
+
 from tests.packages import make_package, tree
 from tests.support.registry import REGISTRY_BINARY, RegistryServer
 from tests.support.services import unavailable
@@ -64,6 +64,11 @@ def _write_config(env, config):
         json.dump(config, out)
 
 
+def _read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
 def _basic_auths(host):
     return {"auths": {host: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}}
 
@@ -108,11 +113,11 @@ def test_login_stores_docker_compatible_credentials_and_logout_removes_them(cli,
     assert PASSWORD not in done.stdout + done.stderr
     path = os.path.join(env["DOCKER_CONFIG"], "config.json")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    stored = json.load(open(path))["auths"][basic_registry.host]["auth"]
+    stored = _read_json(path)["auths"][basic_registry.host]["auth"]
     assert base64.b64decode(stored).decode() == f"{USER}:{PASSWORD}"
     _roundtrip(cli, tmp_path, basic_registry.host, env)
     assert cli("logout", basic_registry.host, env=env).returncode == 0
-    assert basic_registry.host not in json.load(open(path))["auths"]
+    assert basic_registry.host not in _read_json(path)["auths"]
     again = cli("pull", f"{basic_registry.host}/acme/secured:1.0.0", "-o", tmp_path / "again", env=env)
     assert again.returncode == 1 and "rigging login" in again.stderr
 
@@ -158,7 +163,7 @@ def test_login_goes_to_the_creds_store_when_one_is_configured(cli, tmp_path, bas
     done = cli("login", basic_registry.host, "-u", USER, "--password-stdin", env=env, input=PASSWORD + "\n")
     assert done.returncode == 0, done.stderr
     assert json.loads(store_file.read_text()) == {basic_registry.host: [USER, PASSWORD]}
-    config = json.load(open(os.path.join(env["DOCKER_CONFIG"], "config.json")))
+    config = _read_json(os.path.join(env["DOCKER_CONFIG"], "config.json"))
     assert config["auths"][basic_registry.host] == {}, "docker keeps only an empty marker in the file"
     _roundtrip(cli, tmp_path, basic_registry.host, env)
     assert cli("logout", basic_registry.host, env=env).returncode == 0

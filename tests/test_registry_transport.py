@@ -7,8 +7,8 @@ import json
 import os
 
 import pytest
-
 from rigging.registry.client import RegistryClient
+
 from tests.packages import make_package, tree
 from tests.support.fault_proxy import FaultProxy
 

@@ -221,24 +221,32 @@ class RegistryClient:
 
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) of a manifest; the bytes are checked against the digest."""
-        response = self.request(
-            "GET",
-            f"/v2/{repository}/manifests/{reference}",
-            [Scope(repository)],
-            headers={"Accept": MANIFEST_ACCEPT},
-            repository=repository,
-            reference=reference,
-            stream=True,
-        )
-        with contextlib.closing(response):
-            length = int(response.headers.get("Content-Length") or 0)
-            if length > MAX_MANIFEST_BYTES:
-                raise RegistryError(f"{self.host}: manifest {repository}:{reference} is {length} bytes; refusing")
-            data = b""
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > MAX_MANIFEST_BYTES:
-                    raise RegistryError(f"{self.host}: manifest {repository}:{reference} is too large; refusing")
+
+        def attempt() -> tuple[bytes, httpx.Response]:
+            response = self.request(
+                "GET",
+                f"/v2/{repository}/manifests/{reference}",
+                [Scope(repository)],
+                headers={"Accept": MANIFEST_ACCEPT},
+                repository=repository,
+                reference=reference,
+                stream=True,
+            )
+            with contextlib.closing(response):
+                length = int(response.headers.get("Content-Length") or 0)
+                if length > MAX_MANIFEST_BYTES:
+                    raise RegistryError(f"{self.host}: manifest {repository}:{reference} is {length} bytes; refusing")
+                data = b""
+                try:
+                    for chunk in response.iter_bytes():
+                        data += chunk
+                        if len(data) > MAX_MANIFEST_BYTES:
+                            raise RegistryError(f"{self.host}: manifest {repository}:{reference} is too large")
+                except httpx.TransportError as exc:
+                    raise TransientError(f"{self.host}: manifest download broke off ({type(exc).__name__})") from None
+            return data, response
+
+        data, response = self.with_retries(attempt)
         digest = sha256_digest(data)
         expected = reference if reference.startswith("sha256:") else response.headers.get("Docker-Content-Digest")
         if expected and expected.startswith("sha256:") and expected != digest:
