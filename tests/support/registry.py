@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.services import free_port, wait_http
+from tests.support.services import free_port, wait_http, wait_tcp
 
 REGISTRY_BINARY = "docker-registry"
 
@@ -64,6 +64,10 @@ class RegistryServer:
         self.config = _merge(base, config or {})
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def tls(self) -> bool:
+        return "tls" in self.config.get("http", {})
+
     def start(self) -> Registry:
         config_path = self.workdir / "config.yml"
         config_path.write_text(json.dumps(self.config))
@@ -72,11 +76,14 @@ class RegistryServer:
             [REGISTRY_BINARY, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            wait_http(f"http://127.0.0.1:{self.port}/v2/")
+            if self.tls:
+                wait_tcp("127.0.0.1", self.port)
+            else:
+                wait_http(f"http://127.0.0.1:{self.port}/v2/")
         except TimeoutError:
             self.stop()
             raise
-        return Registry(host=f"127.0.0.1:{self.port}", storage=self.storage)
+        return Registry(host=f"127.0.0.1:{self.port}", storage=self.storage, plain_http=not self.tls)
 
     def log(self) -> str:
         path = self.workdir / "registry.log"

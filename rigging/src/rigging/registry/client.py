@@ -72,6 +72,32 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _tls_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    import ssl
+
+    return any(isinstance(e, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in _tls_chain(exc))
+
+
+def _tls_reason(exc: BaseException) -> str:
+    import ssl
+
+    for e in _tls_chain(exc):
+        if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message:
+            return e.verify_message
+        if isinstance(e, ssl.SSLError):
+            return e.reason or str(e)
+    return str(exc)[:120]
+
+
 def _with_query(url: str, **params: str) -> str:
     """Add parameters to a Location that may already carry its own query (e.g. `_state=`)."""
     parts = urlsplit(url)
@@ -169,6 +195,11 @@ class RegistryClient:
             try:
                 response = self._send(method, url, scopes, stream=stream, **kwargs)
             except httpx.TransportError as exc:
+                if _is_tls_failure(exc):
+                    raise RegistryError(
+                        f"{self.host}: TLS certificate not trusted ({_tls_reason(exc)}); pass --ca-file with the "
+                        "registry's CA, or --plain-http if it serves plain HTTP"
+                    ) from None
                 if attempt + 1 >= attempts:
                     raise TransientError(
                         f"{self.host}: {type(exc).__name__} after {attempts} attempt(s); is the registry reachable?"
