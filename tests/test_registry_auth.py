@@ -213,7 +213,7 @@ def test_tokens_are_cached_per_scope_and_renewed_after_expiry(tmp_path):
 
 
 def test_login_against_a_token_registry(cli, tmp_path, token_setup, env):
-    registry, issuer = token_setup
+    registry, _ = token_setup
     refused = cli("login", registry.host, "-u", USER, "--password-stdin", env=env, input="wrong\n")
     assert refused.returncode == 1 and "refused the credentials" in refused.stderr
     done = cli("login", registry.host, "-u", USER, "--password-stdin", env=env, input=PASSWORD + "\n")
