@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 
 
 def add_transport(parser: argparse.ArgumentParser) -> None:
@@ -11,12 +14,16 @@ def add_transport(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def progress_for(args: argparse.Namespace):  # noqa: ANN201 - a callable or None
+@contextlib.contextmanager
+def transfer_progress(args: argparse.Namespace) -> Iterator[Callable[[int], None] | None]:
     """A byte counter drawn on stderr when a person watches and the transfer takes a moment."""
-    import sys
-
     if args.json or not sys.stderr.isatty():
-        return None
+        yield None
+        return
     from rigging_cli.progress import TransferProgress
 
-    return TransferProgress()
+    progress = TransferProgress()
+    try:
+        yield progress
+    finally:
+        progress.finish()

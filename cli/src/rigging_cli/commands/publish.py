@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rigging_cli.transport_args import add_transport, progress_for
+from rigging_cli.transport_args import add_transport, transfer_progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rigging.transfer import publish
 
-    progress = progress_for(args)
-    try:
+    with transfer_progress(args) as progress:
         result = publish(
             args.source,
             args.target,
@@ -34,9 +33,6 @@ def run(args: argparse.Namespace) -> int:
             ca_file=args.ca_file,
             progress=progress,
         )
-    finally:
-        if progress:
-            progress.finish()
     if args.json:
         print(json.dumps(result))
         return 0

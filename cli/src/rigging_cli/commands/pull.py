@@ -4,7 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rigging_cli.transport_args import add_transport, progress_for
+from rigging_cli.transport_args import add_transport, transfer_progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rigging.transfer import pull
 
-    progress = progress_for(args)
-    try:
+    with transfer_progress(args) as progress:
         result = pull(
             args.ref,
             Path(args.output) if args.output else None,
@@ -29,9 +28,6 @@ def run(args: argparse.Namespace) -> int:
             ca_file=args.ca_file,
             progress=progress,
         )
-    finally:
-        if progress:
-            progress.finish()
     if args.json:
         print(json.dumps(result))
         return 0

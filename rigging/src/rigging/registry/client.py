@@ -427,21 +427,10 @@ class RegistryClient:
             start = self.request("POST", f"/v2/{repository}/blobs/uploads/", push, ok=(202,), repository=repository)
             location = self._location(start)
             minimum = int(start.headers.get("OCI-Chunk-Min-Length") or 0)
-            if len(data) <= self.chunk_threshold:
-                done = self.request(
-                    "PUT",
-                    _with_query(location, digest=digest),
-                    push,
-                    ok=(201,),
-                    retry=False,
-                    content=data,
-                    headers={"Content-Type": "application/octet-stream"},
-                    repository=repository,
-                )
-            else:
+            body = data  # monolithic: the closing PUT carries the whole blob
+            if len(data) > self.chunk_threshold:
                 chunk = max(self.chunk_size, minimum)
-                offset = 0
-                while offset < len(data):
+                for offset in range(0, len(data), chunk):
                     piece = data[offset : offset + chunk]
                     response = self.request(
                         "PATCH",
@@ -457,23 +446,24 @@ class RegistryClient:
                         },
                     )
                     location = self._location(response)
-                    offset += len(piece)
                     if progress:
                         progress(len(piece))
-                done = self.request(
-                    "PUT",
-                    _with_query(location, digest=digest),
-                    push,
-                    ok=(201,),
-                    retry=False,
-                    repository=repository,
-                    headers={"Content-Type": "application/octet-stream"},
-                )
+                body = b""
+            done = self.request(
+                "PUT",
+                _with_query(location, digest=digest),
+                push,
+                ok=(201,),
+                retry=False,
+                content=body,
+                headers={"Content-Type": "application/octet-stream"},
+                repository=repository,
+            )
             stored = done.headers.get("Docker-Content-Digest")
             if stored and stored != digest:
                 raise IntegrityError(f"{self.host}: registry stored blob as {stored}, not {digest}")
-            if progress and len(data) <= self.chunk_threshold:
-                progress(len(data))
+            if progress and body:
+                progress(len(body))
             return "uploaded"
 
         return self.with_retries(attempt)
