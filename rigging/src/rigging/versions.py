@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -43,6 +44,7 @@ class Version:
             text += "+" + ".".join(self.build)
         return text
 
+    @cached_property
     def _key(self) -> tuple:
         # SemVer §11: a pre-release sorts before its release; numeric identifiers sort
         # numerically and before alphanumeric ones.
@@ -53,16 +55,16 @@ class Version:
         return (self.major, self.minor, self.patch, pre_key)
 
     def __lt__(self, other: Version) -> bool:
-        return self._key() < other._key()
+        return self._key < other._key
 
     def __le__(self, other: Version) -> bool:
-        return self._key() <= other._key()
+        return self._key <= other._key
 
     def __gt__(self, other: Version) -> bool:
-        return self._key() > other._key()
+        return self._key > other._key
 
     def __ge__(self, other: Version) -> bool:
-        return self._key() >= other._key()
+        return self._key >= other._key
 
 
 def is_semver(text: str) -> bool:
