@@ -21,6 +21,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("pull", "download and unpack a package by tag or digest"),
     "login": ("login", "store credentials for a registry (docker-compatible)"),
     "logout": ("logout", "forget a registry's credentials"),
+    "add": ("add", "add a dependency to rigging.json and install it"),
+    "remove": ("remove", "remove a dependency and exactly the files it installed"),
+    "install": ("install", "resolve, lock and install the project's packages"),
+    "update": ("update", "re-resolve to the newest allowed versions"),
+    "list": ("listing", "list installed packages"),
+    "tree": ("tree", "show the installed dependency tree"),
+    "graph": ("graph", "dependency graph as text, Graphviz DOT or Mermaid"),
+    "outdated": ("outdated", "show packages with newer versions"),
 }
 
 

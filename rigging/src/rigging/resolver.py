@@ -507,7 +507,7 @@ def _check_cycles(resolution: Resolution) -> None:
             if dep not in resolution.versions:
                 continue
             if state.get(dep) == 1:
-                cycle = path[path.index(dep) :] + [dep]
+                cycle = [*path[path.index(dep) :], dep]
                 shown = " -> ".join(
                     f"{p} {resolution.versions[p]}" if i < len(cycle) - 1 else p for i, p in enumerate(cycle)
                 )

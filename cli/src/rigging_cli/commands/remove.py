@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import argparse
+
+from rigging_cli.project_args import add_project, options, project_root, report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="dependency to remove")
+    add_project(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from rigging.errors import RiggingError
+    from rigging.installer import install
+    from rigging.project import PROJECT_FILE
+
+    root = project_root(args)
+    path = root / PROJECT_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError) as exc:
+        raise RiggingError(f"{path}: cannot read the project ({exc})") from None
+    deps = data.get("dependencies") or {}
+    if args.name not in deps:
+        raise RiggingError(f"{args.name} is not a dependency in {path}; `rigging list` shows what is")
+    del deps[args.name]
+    result = install(root, options(args, project_data=data, update=set()))
+    if not args.json:
+        print(f"removed {args.name}")
+    return report(args, result)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import argparse
+
+from rigging_cli.project_args import add_project
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_project(parser, install=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rigging_cli.lock_view import load, tree_lines
+
+    _, lock = load(args)
+    print("\n".join(tree_lines(lock)))
+    return 0

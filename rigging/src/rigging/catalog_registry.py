@@ -1,0 +1,157 @@
+"""Package metadata read from registries for the resolver: tag lists and package configs,
+fetched concurrently over one connection pool per registry.
+
+When the resolver says which packages it will need next, their tag lists are fetched at once,
+and then the manifest and config of each one's newest release, so that by the time it asks,
+the answer is usually there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from rigging.cache import BlobCache
+from rigging.errors import RiggingError
+from rigging.reference import RegistryRef
+from rigging.registry.client import RegistryClient
+from rigging.registry.errors import RegistryError
+from rigging.settings import registry_options
+from rigging.stores import Descriptor
+from rigging.transfer import parse_package_manifest
+from rigging.versions import Version, tag_to_version
+
+WORKERS = 8
+
+
+@dataclass(frozen=True)
+class PackageMeta:
+    name: str
+    version: Version
+    tag: str
+    source: str  # host/repository
+    manifest: str
+    content: Descriptor
+    config: dict[str, Any]
+
+    @property
+    def dependencies(self) -> dict[str, str]:
+        deps = self.config.get("dependencies") or {}
+        return {str(k): str(v) for k, v in deps.items()} if isinstance(deps, dict) else {}
+
+
+class RegistryCatalog:
+    def __init__(
+        self,
+        locate: Callable[[str], RegistryRef],
+        cache: BlobCache | None = None,
+        plain_http: bool = False,
+        ca_file: str | None = None,
+    ) -> None:
+        self.locate = locate
+        self.cache = cache or BlobCache()
+        self.plain_http, self.ca_file = plain_http, ca_file
+        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rigging-catalog")
+        self.clients: dict[str, RegistryClient] = {}
+        self._tags: dict[str, Future[dict[Version, str]]] = {}
+        self._meta: dict[tuple[str, Version], Future[PackageMeta]] = {}
+        self._lock = threading.RLock()  # a done-callback may run at once, inside _tags_future
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for client in self.clients.values():
+            client.close()
+
+    def __enter__(self) -> RegistryCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def client(self, host: str) -> RegistryClient:
+        with self._lock:
+            if host not in self.clients:
+                options = registry_options(host, self.plain_http, self.ca_file)
+                self.clients[host] = RegistryClient(host, plain_http=options.plain_http, ca_bundle=options.ca_file)
+            return self.clients[host]
+
+    @property
+    def requests(self) -> int:
+        return sum(c.requests for c in self.clients.values())
+
+    # -- tag lists ---------------------------------------------------------------------------
+
+    def _fetch_tags(self, name: str) -> dict[Version, str]:
+        ref = self.locate(name)
+        try:
+            tags = self.client(ref.host).tags(ref.repository)
+        except RegistryError as exc:
+            if exc.code == "NAME_UNKNOWN" or exc.status == 404:
+                return {}
+            raise
+        found: dict[Version, str] = {}
+        for tag in tags:
+            version = tag_to_version(tag)
+            if version is not None:
+                found[version] = tag
+        return found
+
+    def _tags_future(self, name: str) -> Future[dict[Version, str]]:
+        with self._lock:
+            if name not in self._tags:
+                self._tags[name] = self.pool.submit(self._fetch_tags, name)
+                self._tags[name].add_done_callback(lambda f, n=name: self._prefetch_newest(n, f))
+            return self._tags[name]
+
+    def versions(self, name: str) -> list[Version]:
+        return sorted(self._tags_future(name).result())
+
+    # -- manifests and configs ---------------------------------------------------------------
+
+    def _fetch_meta(self, name: str, version: Version) -> PackageMeta:
+        tag = self._tags_future(name).result()[version]
+        ref = self.locate(name)
+        client = self.client(ref.host)
+        data, _, digest = client.get_manifest(ref.repository, tag)
+        package = parse_package_manifest(data, f"{ref.host}/{ref.repository}:{tag}")
+        path = self.cache.get(package.config.digest, package.config.size)
+        if path is None:
+            path = self.cache.path(package.config.digest)
+            client.download_blob(ref.repository, package.config.digest, package.config.size, path)
+        try:
+            config = json.loads(path.read_bytes())
+        except ValueError:
+            raise RiggingError(f"{ref.host}/{ref.repository}:{tag}: package config is not JSON") from None
+        if config.get("name") != name:
+            raise RiggingError(f"{ref.host}/{ref.repository}:{tag} holds package {config.get('name')!r}, not {name!r}")
+        return PackageMeta(name, version, tag, f"{ref.host}/{ref.repository}", digest, package.content_layer, config)
+
+    def meta_future(self, name: str, version: Version) -> Future[PackageMeta]:
+        with self._lock:
+            key = (name, version)
+            if key not in self._meta:
+                self._meta[key] = self.pool.submit(self._fetch_meta, name, version)
+            return self._meta[key]
+
+    def meta(self, name: str, version: Version) -> PackageMeta:
+        return self.meta_future(name, version).result()
+
+    def dependencies(self, name: str, version: Version) -> dict[str, str]:
+        return self.meta(name, version).dependencies
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        for name in names:
+            self._tags_future(name)
+
+    def _prefetch_newest(self, name: str, done: Future[dict[Version, str]]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
+        releases = [v for v in done.result() if not v.prerelease]
+        if releases:
+            with contextlib.suppress(RuntimeError):  # the pool is shutting down
+                self.meta_future(name, max(releases))

@@ -1,0 +1,98 @@
+"""rigging.lock: exactly what was installed, sorted and stable so that diffs read well."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rigging.errors import RiggingError
+from rigging.project import LOCK_FILE
+
+LOCK_VERSION = 1
+
+
+@dataclass
+class LockedPackage:
+    name: str
+    version: str
+    source: str  # host[:port]/repository
+    tag: str
+    manifest: str
+    content_digest: str
+    content_size: int
+    dependencies: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # path -> sha256 hex of what install wrote
+    signer: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "version": self.version,
+            "source": self.source,
+            "tag": self.tag,
+            "manifest": self.manifest,
+            "content": {"digest": self.content_digest, "size": self.content_size},
+            "dependencies": dict(sorted(self.dependencies.items())),
+            "files": dict(sorted(self.files.items())),
+        }
+        if self.signer:
+            entry["signer"] = self.signer
+        return entry
+
+
+@dataclass
+class Lock:
+    requires: dict[str, str] = field(default_factory=dict)
+    targets: list[str] = field(default_factory=list)
+    packages: dict[str, LockedPackage] = field(default_factory=dict)
+    managed: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> {"sha256": section hash, ...}
+
+    def serialise(self) -> bytes:
+        document = {
+            "lockfileVersion": LOCK_VERSION,
+            "requires": dict(sorted(self.requires.items())),
+            "targets": list(self.targets),
+            "packages": {name: self.packages[name].as_dict() for name in sorted(self.packages)},
+            "managed": {path: self.managed[path] for path in sorted(self.managed)},
+        }
+        return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+    def all_files(self) -> dict[str, str]:
+        files: dict[str, str] = {}
+        for package in self.packages.values():
+            files.update(package.files)
+        return files
+
+
+def load_lock(root: Path) -> Lock | None:
+    path = root / LOCK_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError) as exc:
+        raise RiggingError(f"{path}: cannot be read ({exc}); restore it from version control or delete it") from None
+    try:
+        if data.get("lockfileVersion") != LOCK_VERSION:
+            raise RiggingError(f"{path}: lockfileVersion {data.get('lockfileVersion')!r} is not supported")
+        packages = {
+            name: LockedPackage(
+                name=name,
+                version=entry["version"],
+                source=entry["source"],
+                tag=entry["tag"],
+                manifest=entry["manifest"],
+                content_digest=entry["content"]["digest"],
+                content_size=int(entry["content"]["size"]),
+                dependencies=dict(entry.get("dependencies") or {}),
+                files=dict(entry.get("files") or {}),
+                signer=entry.get("signer"),
+            )
+            for name, entry in data["packages"].items()
+        }
+        return Lock(
+            dict(data.get("requires") or {}), list(data.get("targets") or []), packages, dict(data.get("managed") or {})
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RiggingError(f"{path}: malformed ({type(exc).__name__}: {exc}); restore it or delete it") from None

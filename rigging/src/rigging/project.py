@@ -1,0 +1,116 @@
+"""The consumer side of rigging.json: what a project installs, for which agents, from where.
+
+    {"dependencies": {"acme/python-style": "^1.2.0"},
+     "targets": ["cursor", "claude"],
+     "registry": "ghcr.io/acme-org",                 # default location of packages
+     "registries": {"vendor": "registry.vendor.example/rules"},   # per namespace
+     "resolver": {"maxDepth": 20}}
+
+A package's own rigging.json may hold the same fields; `name` and `version` are optional here.
+Read without jsonschema on purpose: an install must start in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rigging.errors import RiggingError
+from rigging.names import name_problem
+from rigging.ranges import RangeError, parse_range
+from rigging.reference import RegistryRef, parse_ref
+
+PROJECT_FILE = "rigging.json"
+LOCK_FILE = "rigging.lock"
+ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents")
+
+
+@dataclass
+class Project:
+    root: Path
+    data: dict[str, Any]
+    dependencies: dict[str, str] = field(default_factory=dict)
+    targets: list[str] = field(default_factory=list)
+    registry: str | None = None
+    registries: dict[str, str] = field(default_factory=dict)
+    max_depth: int = 20
+
+    @property
+    def path(self) -> Path:
+        return self.root / PROJECT_FILE
+
+    def location(self, name: str) -> RegistryRef:
+        """Where package `name` lives: its namespace's registry, else the default registry."""
+        namespace = name.split("/", 1)[0]
+        base = self.registries.get(namespace) or self.registry
+        if not base:
+            raise RiggingError(
+                f'{self.path}: no registry for {name}; add "registry": "HOST[/PREFIX]" '
+                f'(or "registries": {{"{namespace}": ...}})'
+            )
+        ref = parse_ref(f"{base.rstrip('/')}/{name}")
+        if not isinstance(ref, RegistryRef) or ref.tag or ref.digest:
+            raise RiggingError(f"{self.path}: registry {base!r} must be HOST[:PORT][/PREFIX]")
+        return ref
+
+    def serialise(self) -> bytes:
+        return (json.dumps(self.data, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def _fail(path: Path, message: str) -> RiggingError:
+    return RiggingError(f"{path}: {message}")
+
+
+def load_project(root: Path) -> Project:
+    path = root / PROJECT_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _fail(
+            path, 'not found; create it with {"dependencies": {}, "registry": "HOST"} or run rigging add NAME'
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise _fail(path, f"is not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"cannot be read ({exc})") from None
+    if not isinstance(data, dict):
+        raise _fail(path, "must be a JSON object")
+    return parse_project(root, data)
+
+
+def parse_project(root: Path, data: dict[str, Any]) -> Project:
+    path = root / PROJECT_FILE
+    project = Project(root, data)
+    deps = data.get("dependencies", {})
+    if not isinstance(deps, dict):
+        raise _fail(path, '"dependencies" must be an object of name -> range')
+    for name, text in deps.items():
+        if (problem := name_problem(name)) is not None:
+            raise _fail(path, f"dependency name {name!r} {problem}")
+        if not isinstance(text, str):
+            raise _fail(path, f'dependency {name}: the range must be a string such as "^1.0.0"')
+        try:
+            parse_range(text)
+        except RangeError as exc:
+            raise _fail(path, f"dependency {name}: {exc}") from None
+    project.dependencies = dict(deps)
+    targets = data.get("targets", list(ALL_TARGETS))
+    if not isinstance(targets, list) or any(t not in ALL_TARGETS for t in targets):
+        raise _fail(path, f'"targets" must be a list drawn from {", ".join(ALL_TARGETS)}')
+    project.targets = sorted(set(targets), key=ALL_TARGETS.index)
+    registry = data.get("registry")
+    if registry is not None and not isinstance(registry, str):
+        raise _fail(path, '"registry" must be a string such as "ghcr.io/acme-org"')
+    project.registry = registry
+    registries = data.get("registries", {})
+    if not isinstance(registries, dict) or not all(isinstance(v, str) for v in registries.values()):
+        raise _fail(path, '"registries" must map a namespace to "HOST[/PREFIX]"')
+    project.registries = dict(registries)
+    resolver = data.get("resolver", {})
+    depth = resolver.get("maxDepth", 20) if isinstance(resolver, dict) else None
+    if not isinstance(depth, int) or depth < 1:
+        raise _fail(path, '"resolver": {"maxDepth": N} needs a positive whole number')
+    project.max_depth = depth
+    return project
