@@ -45,6 +45,7 @@ def report(args: argparse.Namespace, result: Any, verb: str = "installed") -> in
                     "written": result.written,
                     "removed": result.removed,
                     "unchanged": result.unchanged,
+                    "kept": result.kept,
                     "warnings": result.warnings,
                     "resolved": result.resolved,
                     "requests": result.requests,

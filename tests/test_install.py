@@ -1,0 +1,283 @@
+"""rigging add/install/update/remove into the five agent layouts, against the real registry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from rigging.frontmatter import parse_frontmatter
+from rigging.transfer import publish
+
+from tests.catalog_publish import RULE, unique_namespace, write_package
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".rigging" not in p.parts
+    }
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+
+
+@pytest.fixture
+def ns():
+    return unique_namespace("i")
+
+
+def _publish_style(tmp_path, host, ns, version="1.0.0", body="Use type hints.", extra_rule=True, force=False):
+    rules = {
+        "style": RULE.format(
+            trigger="glob",
+            description="Python style",
+            extra="globs: **/*.py, **/*.pyi\n",
+            body=f"# Style {version}\n\n{body}",
+        ),
+        "always": RULE.format(trigger="always_on", description="Always", extra="", body="Be brief."),
+        "decide": RULE.format(trigger="model_decision", description="When writing SQL", extra="", body="Use CTEs."),
+    }
+    if extra_rule:
+        rules["manual"] = RULE.format(trigger="manual", description="", extra="", body="Only when asked.")
+    workflows = {"release": "---\ndescription: Cut a release\n---\n\n1. Tag it.\n"}
+    folder = write_package(tmp_path / "src" / version, f"{ns}/style", version, rules=rules, workflows=workflows)
+    publish(str(folder), f"{host}/{ns}/style", force=force)
+
+
+def _project(tmp_path, registry, deps=None, targets=None):
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    data = {"registry": registry.host, "dependencies": deps or {}}
+    if targets is not None:
+        data["targets"] = targets
+    (project / "rigging.json").write_text(json.dumps(data, indent=2))
+    return project
+
+
+def test_five_targets_get_their_files_and_frontmatter(cli, tmp_path, registry, env, ns):
+    _publish_style(tmp_path, registry.host, ns)
+    project = _project(tmp_path, registry)
+    (project / "AGENTS.md").write_text("# Our agents\n\nHouse rules stay here.\n")
+    added = cli("add", f"{ns}/style", "-C", project, env=env)
+    assert added.returncode == 0, added.stderr
+    assert json.loads((project / "rigging.json").read_text())["dependencies"] == {f"{ns}/style": "^1.0.0"}
+    ident = f"{ns}.style"
+
+    def front(path):
+        return parse_frontmatter((project / path).read_text()).fields
+
+    assert front(f".windsurf/rules/{ident}.style.md") == {
+        "trigger": "glob",
+        "description": "Python style",
+        "globs": "**/*.py,**/*.pyi",
+    }
+    assert front(f".windsurf/rules/{ident}.always.md")["trigger"] == "always_on"
+    assert front(f".windsurf/workflows/{ident}.release.md") == {"description": "Cut a release"}
+    assert front(f".cursor/rules/{ident}.style.mdc") == {
+        "description": "Python style",
+        "globs": "**/*.py,**/*.pyi",
+        "alwaysApply": "false",
+    }
+    assert front(f".cursor/rules/{ident}.always.mdc")["alwaysApply"] == "true"
+    assert front(f".cursor/rules/{ident}.decide.mdc") == {
+        "description": "When writing SQL",
+        "globs": "",
+        "alwaysApply": "false",
+    }
+    assert front(f".cursor/rules/{ident}.manual.mdc") == {"description": "", "globs": "", "alwaysApply": "false"}
+    assert front(f".github/instructions/{ident}.style.instructions.md") == {
+        "applyTo": "**/*.py,**/*.pyi",
+        "description": "Python style",
+    }
+    assert front(f".github/instructions/{ident}.always.instructions.md")["applyTo"] == "**"
+    assert "applyTo" not in front(f".github/instructions/{ident}.decide.instructions.md")
+    assert front(f".github/prompts/{ident}.release.prompt.md") == {"description": "Cut a release"}
+    assert front(f".claude/commands/{ident}.release.md") == {"description": "Cut a release"}
+    assert (project / f".cursor/commands/{ident}.release.md").read_text().startswith("1. Tag it.")
+    assert "# Style 1.0.0" in (project / f".windsurf/rules/{ident}.style.md").read_text()
+
+    claude = (project / "CLAUDE.md").read_text()
+    assert "rigging:begin" in claude and f"## {ns}/style 1.0.0" in claude and "### style" in claude
+    assert "Applies to files matching `**/*.py`, `**/*.pyi`." in claude and "Apply when: When writing SQL" in claude
+    agents = (project / "AGENTS.md").read_text()
+    assert agents.startswith("# Our agents\n\nHouse rules stay here.\n") and "**release**: Cut a release" in agents
+
+    lock = json.loads((project / "rigging.lock").read_text())
+    entry = lock["packages"][f"{ns}/style"]
+    assert entry["version"] == "1.0.0" and entry["source"] == f"{registry.host}/{ns}/style"
+    for path, digest in entry["files"].items():
+        assert digest == "sha256:" + hashlib.sha256((project / path).read_bytes()).hexdigest()
+    assert set(lock["managed"]) == {"AGENTS.md", "CLAUDE.md"}
+    assert (project / "rigging.lock").read_bytes() == (project / "rigging.lock").read_bytes()  # stable
+
+
+def test_targets_limit_what_is_written(cli, tmp_path, registry, env, ns):
+    _publish_style(tmp_path, registry.host, ns)
+    project = _project(tmp_path, registry, {f"{ns}/style": "^1"}, targets=["cursor"])
+    assert cli("install", "-C", project, env=env).returncode == 0
+    assert sorted(snapshot(project)) == sorted(
+        [
+            "rigging.json",
+            "rigging.lock",
+            *(f".cursor/rules/{ns}.style.{s}.mdc" for s in ("always", "decide", "manual", "style")),
+            f".cursor/commands/{ns}.style.release.md",
+        ]
+    )
+
+
+def test_edited_file_survives_update_and_remove_needs_force(cli, tmp_path, registry, env, ns):
+    _publish_style(tmp_path, registry.host, ns, "1.0.0")
+    project = _project(tmp_path, registry, {f"{ns}/style": "^1"})
+    assert cli("install", "-C", project, env=env).returncode == 0
+    edited = project / f".cursor/rules/{ns}.style.always.mdc"
+    edited.write_text(edited.read_text() + "\nOur own note.\n")
+    (project / "AGENTS.md").write_text((project / "AGENTS.md").read_text() + "\nNotes after the section.\n")
+
+    _publish_style(tmp_path, registry.host, ns, "1.1.0", body="Use type hints everywhere.")
+    updated = cli("update", "-C", project, "--json", env=env)
+    assert updated.returncode == 0, updated.stderr
+    report = json.loads(updated.stdout)
+    assert report["packages"] == {f"{ns}/style": "1.1.0"}
+    assert str(edited.relative_to(project)) in report["kept"]
+    assert edited.read_text().endswith("Our own note.\n"), "the edit survived the update"
+    assert "# Style 1.1.0" in (project / f".cursor/rules/{ns}.style.style.mdc").read_text()
+    assert (project / "AGENTS.md").read_text().endswith("Notes after the section.\n")
+
+    refused = cli("remove", f"{ns}/style", "-C", project, env=env)
+    assert refused.returncode == 1 and "--force" in refused.stderr and edited.name in refused.stderr
+    assert edited.exists() and json.loads((project / "rigging.json").read_text())["dependencies"]
+
+    forced = cli("remove", f"{ns}/style", "-C", project, "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert sorted(snapshot(project)) == ["AGENTS.md", "rigging.json", "rigging.lock"], "no stray file"
+    assert (project / "AGENTS.md").read_text() == "Notes after the section.\n"
+    assert sorted(p.name for p in project.iterdir()) == ["AGENTS.md", "rigging.json", "rigging.lock"]
+
+
+def test_update_changing_an_edited_file_is_refused_without_force(cli, tmp_path, registry, env, ns):
+    _publish_style(tmp_path, registry.host, ns, "1.0.0")
+    project = _project(tmp_path, registry, {f"{ns}/style": "^1"}, targets=["windsurf"])
+    assert cli("install", "-C", project, env=env).returncode == 0
+    edited = project / f".windsurf/rules/{ns}.style.style.md"
+    edited.write_text("mine\n")
+    before = snapshot(project)
+    _publish_style(tmp_path, registry.host, ns, "1.2.0", body="New text.")
+    refused = cli("update", "-C", project, env=env)
+    assert refused.returncode == 1 and edited.name in refused.stderr
+    assert snapshot(project) == before, "a refused update changes nothing, the lock included"
+    assert cli("update", "-C", project, "--force", env=env).returncode == 0
+    assert "New text." in edited.read_text()
+
+
+def test_remove_deletes_exactly_what_install_wrote(cli, tmp_path, registry, env, ns):
+    _publish_style(tmp_path, registry.host, ns)
+    project = _project(tmp_path, registry)
+    (project / ".cursor" / "rules").mkdir(parents=True)
+    (project / ".cursor" / "rules" / "ours.mdc").write_text("our own rule\n")
+    before = snapshot(project)
+    assert cli("add", f"{ns}/style", "-C", project, env=env).returncode == 0
+    assert cli("remove", f"{ns}/style", "-C", project, env=env).returncode == 0
+    after = snapshot(project)
+    assert after.pop("rigging.lock")
+    assert json.loads(after.pop("rigging.json"))["dependencies"] == {}
+    before.pop("rigging.json")
+    assert after == before
+
+
+def test_failed_add_leaves_project_and_lock_as_they_were(cli, tmp_path, registry, env, ns):
+    _publish_style(tmp_path, registry.host, ns)
+    project = _project(tmp_path, registry, {f"{ns}/style": "^1"})
+    assert cli("install", "-C", project, env=env).returncode == 0
+    before = snapshot(project)
+    failed = cli("add", f"{ns}/style@^7", "-C", project, env=env)
+    assert failed.returncode == 1 and "no published version matches" in failed.stderr
+    missing = cli("add", f"{ns}/nothing", "-C", project, env=env)
+    assert missing.returncode == 1
+    assert snapshot(project) == before
+
+
+def test_frozen_locked_and_moved_tags(cli, tmp_path, registry, env, ns):
+    _publish_style(tmp_path, registry.host, ns, "1.0.0")
+    project = _project(tmp_path, registry, {f"{ns}/style": "^1"}, targets=["agents"])
+    assert cli("install", "-C", project, "--frozen", env=env).returncode == 1, "no lock yet"
+    assert cli("install", "-C", project, env=env).returncode == 0
+    assert cli("install", "-C", project, "--frozen", env=env).returncode == 0
+    assert cli("install", "-C", project, "--locked", env=env).returncode == 0
+
+    # someone re-pushes 1.0.0 with other content: the tag moved
+    _publish_style(tmp_path, registry.host, ns, "1.0.0", body="Sneaky change.", extra_rule=False, force=True)
+    from rigging.registry.client import RegistryClient
+
+    with RegistryClient(registry.host) as client:
+        moved_to = client.head_manifest(f"{ns}/style", "1.0.0")
+    locked = cli("install", "-C", project, "--locked", env=env)
+    assert locked.returncode == 1 and "tag was moved" in locked.stderr and moved_to in locked.stderr
+    (project / "rigging.lock").unlink()
+    (project / "rigging.lock").write_bytes(b"")  # corrupt lock: a clear error, not a traceback
+    broken = cli("install", "-C", project, env=env)
+    assert broken.returncode == 1 and "rigging.lock" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_changed_dependencies_make_the_lock_stale(cli, tmp_path, registry, env, ns):
+    _publish_style(tmp_path, registry.host, ns)
+    project = _project(tmp_path, registry, {f"{ns}/style": "^1"}, targets=["agents"])
+    assert cli("install", "-C", project, env=env).returncode == 0
+    data = json.loads((project / "rigging.json").read_text())
+    data["dependencies"][f"{ns}/style"] = ">=1.0.0"
+    (project / "rigging.json").write_text(json.dumps(data))
+    stale = cli("install", "-C", project, "--locked", env=env)
+    assert stale.returncode == 1 and "out of date" in stale.stderr
+    assert cli("install", "-C", project, env=env).returncode == 0
+    assert json.loads((project / "rigging.lock").read_text())["requires"] == {f"{ns}/style": ">=1.0.0"}
+
+
+def test_list_tree_graph_outdated(cli, tmp_path, registry, env, ns):
+    from tests.catalog_publish import publish_catalogue
+
+    publish_catalogue(
+        tmp_path,
+        registry.host,
+        {
+            f"{ns}/top": {"1.0.0": {f"{ns}/mid": "^1"}},
+            f"{ns}/mid": {"1.0.0": {f"{ns}/leaf": "^1"}, "2.0.0": {}},
+            f"{ns}/leaf": {"1.0.0": {}, "1.1.0": {}},
+        },
+    )
+    project = _project(tmp_path, registry, {f"{ns}/top": "^1"}, targets=["agents"])
+    assert cli("install", "-C", project, env=env).returncode == 0
+    listed = json.loads(cli("list", "-C", project, "--json", env=env).stdout)
+    assert [(r["name"], r["version"], r["direct"]) for r in listed] == [
+        (f"{ns}/leaf", "1.1.0", False),
+        (f"{ns}/mid", "1.0.0", False),
+        (f"{ns}/top", "1.0.0", True),
+    ]
+    tree = cli("tree", "-C", project, env=env).stdout
+    assert f"└── {ns}/top 1.0.0 (^1)" in tree and f"        └── {ns}/leaf 1.1.0 (^1)" in tree
+    dot = cli("graph", "-C", project, "--format", "dot", env=env).stdout
+    assert dot.startswith("digraph") and f'"{ns}/top" -> "{ns}/mid" [label="^1"];' in dot
+    mermaid = cli("graph", "-C", project, "--format", "mermaid", env=env).stdout
+    assert mermaid.startswith("graph LR") and '-->|"^1"|' in mermaid
+    outdated = json.loads(cli("outdated", "-C", project, "--json", env=env).stdout)
+    assert outdated == [{"name": f"{ns}/mid", "current": "1.0.0", "wanted": "1.0.0", "latest": "2.0.0"}]
+
+
+def test_a_file_name_collision_is_an_error(cli, tmp_path, registry, env):
+    ns = unique_namespace("c")
+    # "a.b/c" and "a/b.c" both namespace their rule "x" as a.b.c.x
+    for name in (f"{ns}.b/c", f"{ns}/b.c"):
+        folder = write_package(
+            tmp_path / name.replace("/", "_"),
+            name,
+            "1.0.0",
+            rules={"x": RULE.format(trigger="manual", description="", extra="", body="x")},
+        )
+        publish(str(folder), f"{registry.host}/{name}")
+    project = _project(tmp_path, registry, {f"{ns}.b/c": "^1", f"{ns}/b.c": "^1"}, targets=["cursor"])
+    result = cli("install", "-C", project, env=env)
+    assert result.returncode == 1 and "both install" in result.stderr
+    assert sorted(snapshot(project)) == ["rigging.json"]
