@@ -27,3 +27,6 @@ class MemoryCatalog:
 
     def prefetch(self, names: Iterable[str]) -> None:
         pass
+
+    def ready(self, name: str) -> bool:
+        return True

@@ -136,6 +136,7 @@ class RegistryCatalog:
             key = (name, version)
             if key not in self._meta:
                 self._meta[key] = self.pool.submit(self._fetch_meta, name, version)
+                self._meta[key].add_done_callback(self._prefetch_dependencies)
             return self._meta[key]
 
     def meta(self, name: str, version: Version) -> PackageMeta:
@@ -147,6 +148,21 @@ class RegistryCatalog:
     def prefetch(self, names: Iterable[str]) -> None:
         for name in names:
             self._tags_future(name)
+
+    def ready(self, name: str) -> bool:
+        """Whether the newest release's metadata is here already (the resolver decides those first)."""
+        tags = self._tags.get(name)
+        if tags is None or not tags.done() or tags.exception() is not None:
+            return False
+        releases = [v for v in tags.result() if not v.prerelease]
+        meta = self._meta.get((name, max(releases))) if releases else None
+        return meta is not None and meta.done()
+
+    def _prefetch_dependencies(self, done: Future[PackageMeta]) -> None:
+        # run ahead of the resolver: it will most likely want these next
+        if not done.cancelled() and done.exception() is None:
+            with contextlib.suppress(RuntimeError):  # the pool is shutting down
+                self.prefetch(done.result().dependencies)
 
     def _prefetch_newest(self, name: str, done: Future[dict[Version, str]]) -> None:
         if done.cancelled() or done.exception() is not None:

@@ -8,8 +8,7 @@ client is not even imported.
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,49 +16,50 @@ from rigging import txn
 from rigging.cache import BlobCache
 from rigging.errors import RiggingError
 from rigging.lockfile import Lock, LockedPackage, load_lock
+from rigging.managed_section import current_section, replace_section
 from rigging.project import LOCK_FILE, PROJECT_FILE, Project, load_project, parse_project
-from rigging.targets import (
-    MANAGED_FILES,
-    TARGET_DIRS,
-    PackageContent,
-    budget_warnings,
-    current_section,
-    read_content,
-    render_files,
-    render_section,
-    replace_section,
-)
-from rigging.versions import Version
 
 if TYPE_CHECKING:
     from rigging.registry.client import RegistryClient
+    from rigging.targets import PackageContent
 
 FETCH_WORKERS = 8
 
 
-@dataclass
 class InstallOptions:
-    frozen: bool = False  # install exactly the lock; never resolve
-    locked: bool = False  # fail unless the lock is current; check that no locked tag moved
-    force: bool = False  # overwrite or remove files the user changed
-    update: set[str] | None = None  # None: keep the lock; empty: re-resolve all; names: those
-    max_depth: int | None = None
-    plain_http: bool = False
-    ca_file: str | None = None
-    project_data: dict | None = None  # a changed rigging.json to write in the same transaction
+    __slots__ = ("ca_file", "force", "frozen", "locked", "max_depth", "plain_http", "project_data", "update")
+
+    def __init__(
+        self,
+        *,
+        frozen: bool = False,
+        locked: bool = False,
+        force: bool = False,
+        update: set[str] | None = None,
+        max_depth: int | None = None,
+        plain_http: bool = False,
+        ca_file: str | None = None,
+        project_data: dict | None = None,
+    ) -> None:
+        self.frozen = frozen  # install exactly the lock; never resolve
+        self.locked = locked  # fail unless the lock is current; check that no locked tag moved
+        self.force = force  # overwrite or remove files the user changed
+        self.update = update  # None: keep the lock; empty: re-resolve all; names: those
+        self.max_depth, self.plain_http, self.ca_file = max_depth, plain_http, ca_file
+        self.project_data = project_data  # a changed rigging.json to write in the same transaction
 
 
-@dataclass
 class InstallResult:
-    packages: dict[str, str] = field(default_factory=dict)
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)  # edited by the user and left alone
-    unchanged: int = 0
-    warnings: list[str] = field(default_factory=list)
-    resolved: bool = False
-    requests: int = 0
-    recovered: str | None = None
+    def __init__(self, recovered: str | None = None) -> None:
+        self.packages: dict[str, str] = {}
+        self.written: list[str] = []
+        self.removed: list[str] = []
+        self.kept: list[str] = []  # edited by the user and left alone
+        self.unchanged = 0
+        self.warnings: list[str] = []
+        self.resolved = False
+        self.requests = 0
+        self.recovered = recovered
 
 
 def _sha(data: bytes) -> str:
@@ -79,8 +79,13 @@ class _Network:
     def __init__(self, options: InstallOptions) -> None:
         self.options = options
         self.clients: dict[str, RegistryClient] = {}
+        self._lock = threading.Lock()
 
     def client(self, host: str) -> RegistryClient:
+        with self._lock:  # one client (and connection pool) per registry, however many threads ask
+            return self._client(host)
+
+    def _client(self, host: str) -> RegistryClient:
         if host not in self.clients:
             from rigging.registry.client import RegistryClient
             from rigging.settings import registry_options
@@ -103,7 +108,9 @@ def _resolve(
 ) -> dict[str, LockedPackage]:
     from rigging.catalog_registry import RegistryCatalog
     from rigging.resolver import resolve
+    from rigging.versions import Version
 
+    project.check_ranges()
     preferred: dict[str, Version] = {}
     if old is not None and options.update is not None and options.update:
         preferred = {n: Version.parse(p.version) for n, p in old.packages.items() if n not in options.update}
@@ -140,6 +147,8 @@ def _resolve(
 
 
 def _check_tags(packages: dict[str, LockedPackage], network: _Network) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     def check(package: LockedPackage) -> None:
         host, _, repository = package.source.partition("/")
         current = network.client(host).head_manifest(repository, package.tag)
@@ -170,6 +179,8 @@ def _ensure_blobs(packages: dict[str, LockedPackage], cache: BlobCache, network:
         paths[package.name] = target
 
     if missing:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
             list(pool.map(fetch, missing))
     return paths
@@ -188,11 +199,18 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
             f"{root / LOCK_FILE} is out of date with {PROJECT_FILE} (or missing); run `rigging install` "
             f"without {flag} to update it"
         )
+    if current and options.update is None and not options.locked and options.project_data is None:
+        assert old is not None
+        if old.targets == project.targets and _installed_as_locked(root, old):
+            # nothing to do: every file is as the lock says; no blob is read, nothing imported
+            result.packages = {n: p.version for n, p in old.packages.items()}
+            result.unchanged = sum(len(p.files) for p in old.packages.values())
+            return result
     network = _Network(options)
     try:
         if options.frozen or (current and options.update is None):
             assert old is not None
-            packages = {n: LockedPackage(**{**p.__dict__, "files": {}}) for n, p in old.packages.items()}
+            packages = {n: p.without_files() for n, p in old.packages.items()}
             if options.locked:
                 _check_tags(old.packages, network)
         else:
@@ -201,6 +219,8 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
         result.requests += network.requests
     finally:
         network.close()
+
+    from rigging.targets import TARGET_DIRS, budget_warnings, read_content, render_files
 
     contents = [read_content(blobs[name], name, packages[name].version) for name in sorted(packages)]
     desired: dict[str, bytes] = {}
@@ -240,6 +260,20 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
     result.written = [p for p, _ in writes]
     result.removed = deletes
     return result
+
+
+def _installed_as_locked(root: Path, lock: Lock) -> bool:
+    for path, digest in lock.all_files().items():
+        if _disk_hash(root / path) != digest:
+            return False
+    for file_name, recorded in lock.managed.items():
+        try:
+            section = current_section((root / file_name).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return False
+        if section is None or _sha(section.encode()) != recorded.get("sha256"):
+            return False
+    return True
 
 
 def _plan_files(
@@ -282,6 +316,8 @@ def _plan_managed(
     deletes: list[str],
     conflicts: list[str],
 ) -> dict[str, dict]:
+    from rigging.targets import MANAGED_FILES, render_section
+
     managed: dict[str, dict] = {}
     for target, file_name in MANAGED_FILES.items():
         recorded = (old.managed.get(file_name) if old else None) or {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +12,55 @@ from rigging.project import LOCK_FILE
 LOCK_VERSION = 1
 
 
-@dataclass
 class LockedPackage:
-    name: str
-    version: str
-    source: str  # host[:port]/repository
-    tag: str
-    manifest: str
-    content_digest: str
-    content_size: int
-    dependencies: dict[str, str] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)  # path -> sha256 hex of what install wrote
-    signer: str | None = None
+    """One locked package. A plain class: `rigging install` on an unchanged project loads this
+    module on every run, and dataclass generation would cost more than the install itself."""
+
+    __slots__ = (
+        "content_digest",
+        "content_size",
+        "dependencies",
+        "files",
+        "manifest",
+        "name",
+        "signer",
+        "source",
+        "tag",
+        "version",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        source: str,
+        tag: str,
+        manifest: str,
+        content_digest: str,
+        content_size: int,
+        dependencies: dict[str, str] | None = None,
+        files: dict[str, str] | None = None,
+        signer: str | None = None,
+    ) -> None:
+        self.name, self.version, self.source, self.tag = name, version, source, tag  # source: host/repository
+        self.manifest, self.content_digest, self.content_size = manifest, content_digest, content_size
+        self.dependencies = dict(dependencies or {})
+        self.files = dict(files or {})  # path -> "sha256:…" of what install wrote
+        self.signer = signer
+
+    def without_files(self) -> LockedPackage:
+        return LockedPackage(
+            self.name,
+            self.version,
+            self.source,
+            self.tag,
+            self.manifest,
+            self.content_digest,
+            self.content_size,
+            self.dependencies,
+            None,
+            self.signer,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -41,12 +77,20 @@ class LockedPackage:
         return entry
 
 
-@dataclass
 class Lock:
-    requires: dict[str, str] = field(default_factory=dict)
-    targets: list[str] = field(default_factory=list)
-    packages: dict[str, LockedPackage] = field(default_factory=dict)
-    managed: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> {"sha256": section hash, ...}
+    __slots__ = ("managed", "packages", "requires", "targets")
+
+    def __init__(
+        self,
+        requires: dict[str, str] | None = None,
+        targets: list[str] | None = None,
+        packages: dict[str, LockedPackage] | None = None,
+        managed: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.requires = dict(requires or {})
+        self.targets = list(targets or [])
+        self.packages = dict(packages or {})
+        self.managed = dict(managed or {})  # file -> {"sha256": hash of rigging's section}
 
     def serialise(self) -> bytes:
         document = {

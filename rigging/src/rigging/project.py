@@ -13,29 +13,40 @@ Read without jsonschema on purpose: an install must start in milliseconds.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rigging.errors import RiggingError
 from rigging.names import name_problem
-from rigging.ranges import RangeError, parse_range
-from rigging.reference import RegistryRef, parse_ref
+
+if TYPE_CHECKING:
+    from rigging.reference import RegistryRef
 
 PROJECT_FILE = "rigging.json"
 LOCK_FILE = "rigging.lock"
 ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents")
 
 
-@dataclass
 class Project:
-    root: Path
-    data: dict[str, Any]
-    dependencies: dict[str, str] = field(default_factory=dict)
-    targets: list[str] = field(default_factory=list)
-    registry: str | None = None
-    registries: dict[str, str] = field(default_factory=dict)
-    max_depth: int = 20
+    __slots__ = ("data", "dependencies", "max_depth", "registries", "registry", "root", "targets")
+
+    def __init__(self, root: Path, data: dict[str, Any]) -> None:
+        self.root, self.data = root, data
+        self.dependencies: dict[str, str] = {}
+        self.targets: list[str] = []
+        self.registry: str | None = None
+        self.registries: dict[str, str] = {}
+        self.max_depth = 20
+
+    def check_ranges(self) -> None:
+        """Every dependency range parses (checked before resolving; an unchanged lock skips it)."""
+        from rigging.ranges import RangeError, parse_range
+
+        for name, text in self.dependencies.items():
+            try:
+                parse_range(text)
+            except RangeError as exc:
+                raise _fail(self.path, f"dependency {name}: {exc}") from None
 
     @property
     def path(self) -> Path:
@@ -43,6 +54,8 @@ class Project:
 
     def location(self, name: str) -> RegistryRef:
         """Where package `name` lives: its namespace's registry, else the default registry."""
+        from rigging.reference import RegistryRef, parse_ref
+
         namespace = name.split("/", 1)[0]
         base = self.registries.get(namespace) or self.registry
         if not base:
@@ -91,10 +104,6 @@ def parse_project(root: Path, data: dict[str, Any]) -> Project:
             raise _fail(path, f"dependency name {name!r} {problem}")
         if not isinstance(text, str):
             raise _fail(path, f'dependency {name}: the range must be a string such as "^1.0.0"')
-        try:
-            parse_range(text)
-        except RangeError as exc:
-            raise _fail(path, f"dependency {name}: {exc}") from None
     project.dependencies = dict(deps)
     targets = data.get("targets", list(ALL_TARGETS))
     if not isinstance(targets, list) or any(t not in ALL_TARGETS for t in targets):

@@ -34,6 +34,10 @@ class Catalog(Protocol):
         """A hint that these packages will be asked about soon (fetch them concurrently)."""
         ...
 
+    def ready(self, name: str) -> bool:
+        """Whether asking about `name` now would not wait for the network."""
+        ...
+
 
 class ResolutionError(RiggingError):
     pass
@@ -358,9 +362,20 @@ class _Solver:
             new = True
         raise ResolutionError(self._explain(incompatibility))
 
+    def _next_pending(self) -> str:
+        """The newest pending package whose metadata is at hand, else the newest one.
+
+        Deciding what is already fetched lets the other fetches run meanwhile, so independent
+        branches of the graph are read from the registry in parallel rather than one by one.
+        """
+        for package in reversed(self.pending):
+            if self.catalog.ready(package):
+                return package
+        return next(reversed(self.pending))
+
     def _decide(self) -> str | None:
         while self.pending:
-            package = next(reversed(self.pending))
+            package = self._next_pending()
             term = self.accumulated[package]
             if package in self.decisions or not term.positive:
                 self.pending.pop(package)

@@ -14,20 +14,16 @@ the same path, install stops with an error naming both.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rigging import limits
 from rigging.errors import IntegrityError, RiggingError
 from rigging.frontmatter import FrontmatterError, parse_frontmatter, split_globs
+from rigging.managed_section import BEGIN, END
 from rigging.paths import path_problem
 
-BEGIN = "<!-- rigging:begin — managed by `rigging install`; edit the packages, not this section -->"
-END = "<!-- rigging:end -->"
 MANAGED_FILES = {"claude": "CLAUDE.md", "agents": "AGENTS.md"}
 # Folders install may create and, once empty, remove again.
 TARGET_DIRS = (
@@ -75,6 +71,10 @@ class PackageContent:
 
 def read_content(blob: Path, name: str, version: str) -> PackageContent:
     """Rules and workflows from a content layer, read in memory with the same limits as unpacking."""
+    import gzip
+    import io
+    import tarfile
+
     files: dict[str, str] = {}
     title: str | None = None
     total = 0
@@ -201,28 +201,6 @@ def render_section(packages: list[PackageContent], target: str) -> str:
     if not parts:
         return ""
     return "\n".join([BEGIN, "", *parts, END])
-
-
-def replace_section(existing: str | None, section: str) -> str | None:
-    """`existing` with its managed section replaced by `section`; None when the file should go."""
-    text = existing or ""
-    start, end = text.find(BEGIN), text.find(END)
-    if start != -1 and end > start:
-        before, after = text[:start], text[end + len(END) :]
-    else:
-        before, after = (text.rstrip("\n") + "\n\n" if text.strip() else ""), ""
-    if not section:
-        rest = (before.rstrip("\n") + "\n" + after.lstrip("\n")).strip("\n")
-        return rest + "\n" if rest else None
-    return before + section + (after if after.startswith("\n") else "\n" + after.lstrip("\n"))
-
-
-def current_section(existing: str | None) -> str | None:
-    """The managed section as it stands in the file, or None when there is none."""
-    if not existing:
-        return None
-    start, end = existing.find(BEGIN), existing.find(END)
-    return existing[start : end + len(END)] if start != -1 and end > start else None
 
 
 def budget_warnings(files: dict[str, str]) -> list[str]:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -115,6 +116,32 @@ def _error(response: httpx.Response, host: str, repository: str, reference: str 
     return cls(f"{host}: {message}", status=response.status_code, code=code)
 
 
+class _SplitTransport(httpx.BaseTransport):
+    """Plain HTTP at once; the verified TLS transport only on the first https:// request.
+
+    Building a TLS context costs ~90 ms here, which a loopback (plain HTTP) registry never needs.
+    """
+
+    def __init__(self, verify: Any, limits: httpx.Limits) -> None:
+        self._verify, self._limits = verify, limits
+        self._plain = httpx.HTTPTransport(verify=False, limits=limits)  # never used for TLS
+        self._tls: httpx.HTTPTransport | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme != "https":
+            return self._plain.handle_request(request)
+        with self._lock:
+            if self._tls is None:
+                self._tls = httpx.HTTPTransport(verify=self._verify, limits=self._limits)
+        return self._tls.handle_request(request)
+
+    def close(self) -> None:
+        self._plain.close()
+        if self._tls is not None:
+            self._tls.close()
+
+
 class RegistryClient:
     def __init__(
         self,
@@ -132,11 +159,11 @@ class RegistryClient:
         plain = is_loopback_host(host) if plain_http is None else plain_http
         self.base = f"{'http' if plain else 'https'}://{host}"
         verify: Any = ca_bundle or os.environ.get("RIGGING_CA_BUNDLE") or True
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=8)
         self.http = httpx.Client(
-            verify=verify,
+            transport=_SplitTransport(verify, limits),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=True,  # httpx drops Authorization when a redirect leaves the origin
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
             headers={"User-Agent": "rigging/0.1"},
         )
         self.auth = Authenticator(host, credentials if credentials is not None else lookup(host))
