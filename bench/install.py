@@ -138,6 +138,7 @@ def bench_install(runs: int) -> dict[str, object]:
                 )
                 assert len(json.loads(out)["packages"]) == 50
                 cold.append(ms)
+                print(f"  cold run {run}: {ms:.0f} ms", file=sys.stderr)
 
             warm, requests = [], set()
             warm_env = {**env, "RIGGING_CACHE_DIR": str(work / f"cold-cache-{runs - 1}")}

@@ -52,11 +52,15 @@ class RegistryCatalog:
         cache: BlobCache | None = None,
         plain_http: bool = False,
         ca_file: str | None = None,
+        fetch_content: bool = False,
     ) -> None:
         self.locate = locate
+        self.fetch_content = fetch_content  # also download each newest release's content layer
         self.cache = cache or BlobCache()
         self.plain_http, self.ca_file = plain_http, ca_file
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rigging-catalog")
+        # content downloads queue apart, so they never hold up the metadata the resolver waits for
+        self.content_pool = ThreadPoolExecutor(max_workers=WORKERS // 2, thread_name_prefix="rigging-content")
         self.clients: dict[str, RegistryClient] = {}
         self._tags: dict[str, Future[dict[Version, str]]] = {}
         self._meta: dict[tuple[str, Version], Future[PackageMeta]] = {}
@@ -64,6 +68,7 @@ class RegistryCatalog:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.content_pool.shutdown(wait=True)
         for client in self.clients.values():
             client.close()
 
@@ -159,10 +164,21 @@ class RegistryCatalog:
         return meta is not None and meta.done()
 
     def _prefetch_dependencies(self, done: Future[PackageMeta]) -> None:
-        # run ahead of the resolver: it will most likely want these next
+        # run ahead of the resolver: it will most likely want these next, and their content
         if not done.cancelled() and done.exception() is None:
+            meta = done.result()
             with contextlib.suppress(RuntimeError):  # the pool is shutting down
-                self.prefetch(done.result().dependencies)
+                self.prefetch(meta.dependencies)
+                if self.fetch_content and self.cache.get(meta.content.digest, meta.content.size) is None:
+                    self.content_pool.submit(self._fetch_content, meta)
+
+    def _fetch_content(self, meta: PackageMeta) -> None:
+        """Download a content layer into the cache before install asks (close() waits for it)."""
+        host, _, repository = meta.source.partition("/")
+        with contextlib.suppress(RiggingError):  # a failure here is retried, and reported, by install
+            self.client(host).download_blob(
+                repository, meta.content.digest, meta.content.size, self.cache.path(meta.content.digest)
+            )
 
     def _prefetch_newest(self, name: str, done: Future[dict[Version, str]]) -> None:
         if done.cancelled() or done.exception() is not None:

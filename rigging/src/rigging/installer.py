@@ -116,7 +116,7 @@ def _resolve(
         preferred = {n: Version.parse(p.version) for n, p in old.packages.items() if n not in options.update}
     elif old is not None and options.update is None:
         preferred = {n: Version.parse(p.version) for n, p in old.packages.items()}
-    with RegistryCatalog(project.location, cache, options.plain_http, options.ca_file) as catalog:
+    with RegistryCatalog(project.location, cache, options.plain_http, options.ca_file, fetch_content=True) as catalog:
         resolution = resolve(
             catalog, project.dependencies, max_depth=options.max_depth or project.max_depth, preferred=preferred
         )
