@@ -16,6 +16,8 @@ from tests.support.registry import Registry, any_registry
 from tests.support.services import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# ../shared/fixtures beside the checkout (as CI lays it out), or RIGGING_SHARED_FIXTURES
+FIXTURES = Path(os.environ.get("RIGGING_SHARED_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
 RIGGING = Path(sys.executable).parent / "rigging"
 
 
@@ -77,3 +79,11 @@ def skopeo() -> str:
     if path is None:
         unavailable("skopeo is not installed (apt-get install -y skopeo)")
     return path
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    """Real signing material made by other projects' tools (cosign, Sigstore)."""
+    if not (FIXTURES / "cosign").is_dir():
+        unavailable(f"shared fixtures not found at {FIXTURES} (set RIGGING_SHARED_FIXTURES)")
+    return FIXTURES

@@ -162,6 +162,43 @@ def _check_tags(packages: dict[str, LockedPackage], network: _Network) -> None:
         list(pool.map(check, packages.values()))
 
 
+def _check_signatures(
+    project: Project, packages: dict[str, LockedPackage], network: _Network, result: InstallResult
+) -> None:
+    """Verify each package its policy rule covers; record the signer; refuse (enforce) or warn."""
+    import fnmatch
+
+    from rigging.reference import RegistryRef
+    from rigging.signing.verifier import Identity, Requirements, verify_reference
+
+    assert project.signatures is not None
+    enforce = project.signatures["mode"] == "enforce"
+    for name, package in sorted(packages.items()):
+        rule = next(
+            (r for r in project.signatures["require"] if fnmatch.fnmatchcase(name, r.get("packages", "*"))), None
+        )
+        if rule is None:
+            continue
+        requirements = Requirements(
+            keys=[project.root / k for k in rule.get("keys", [])],
+            identities=[Identity(rule["issuer"], rule.get("identity"), rule.get("identityRegexp"))]
+            if rule.get("issuer")
+            else [],
+            offline=bool(rule.get("offline", False)),
+        )
+        host, _, repository = package.source.partition("/")
+        ref = RegistryRef(host, repository, digest=package.manifest)
+        _, verified, problems = verify_reference(network.client(host), ref, requirements)
+        if verified:
+            package.signer = verified[0].signer
+            continue
+        why = "; ".join(problems) if problems else "it has no signatures"
+        message = f"{name} {package.version} ({package.manifest}) is not signed as rigging.json requires: {why}"
+        if enforce:
+            raise RiggingError(message + "; nothing was installed")
+        result.warnings.append(message)
+
+
 def _ensure_blobs(packages: dict[str, LockedPackage], cache: BlobCache, network: _Network) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     missing: list[LockedPackage] = []
@@ -199,7 +236,14 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
             f"{root / LOCK_FILE} is out of date with {PROJECT_FILE} (or missing); run `rigging install` "
             f"without {flag} to update it"
         )
-    if current and options.update is None and not options.locked and options.project_data is None:
+    frozen_recheck = options.frozen and project.signatures is not None
+    if (
+        current
+        and options.update is None
+        and not options.locked
+        and options.project_data is None
+        and not frozen_recheck
+    ):
         assert old is not None
         if old.targets == project.targets and _installed_as_locked(root, old):
             # nothing to do: every file is as the lock says; no blob is read, nothing imported
@@ -215,6 +259,8 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
                 _check_tags(old.packages, network)
         else:
             packages = _resolve(project, old, options, cache, result)
+        if project.signatures is not None:
+            _check_signatures(project, packages, network, result)
         blobs = _ensure_blobs(packages, cache, network)
         result.requests += network.requests
     finally:

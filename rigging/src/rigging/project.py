@@ -28,7 +28,7 @@ ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents")
 
 
 class Project:
-    __slots__ = ("data", "dependencies", "max_depth", "registries", "registry", "root", "targets")
+    __slots__ = ("data", "dependencies", "max_depth", "registries", "registry", "root", "signatures", "targets")
 
     def __init__(self, root: Path, data: dict[str, Any]) -> None:
         self.root, self.data = root, data
@@ -37,6 +37,8 @@ class Project:
         self.registry: str | None = None
         self.registries: dict[str, str] = {}
         self.max_depth = 20
+        # {"mode": "enforce"|"warn", "require": [{"packages": GLOB, "keys": [...]} | {..., "issuer", "identity"}]}
+        self.signatures: dict[str, Any] | None = None
 
     def check_ranges(self) -> None:
         """Every dependency range parses (checked before resolving; an unchanged lock skips it)."""
@@ -122,4 +124,29 @@ def parse_project(root: Path, data: dict[str, Any]) -> Project:
     if not isinstance(depth, int) or depth < 1:
         raise _fail(path, '"resolver": {"maxDepth": N} needs a positive whole number')
     project.max_depth = depth
+    signatures = data.get("signatures")
+    if signatures is not None:
+        project.signatures = _check_signature_policy(path, signatures)
     return project
+
+
+def _check_signature_policy(path: Path, policy: Any) -> dict[str, Any]:
+    hint = (
+        '"signatures": {"mode": "enforce", "require": [{"packages": "acme/*", "keys": ["keys/acme.pub"]}]}; '
+        'or a rule with "issuer" and "identity" (or "identityRegexp")'
+    )
+    if not isinstance(policy, dict) or policy.get("mode", "enforce") not in ("enforce", "warn"):
+        raise _fail(path, f"malformed signature policy; expected {hint}")
+    rules = policy.get("require")
+    if not isinstance(rules, list) or not rules:
+        raise _fail(path, f'signature policy needs "require" rules; expected {hint}')
+    for rule in rules:
+        keyed = isinstance(rule, dict) and isinstance(rule.get("keys"), list) and rule["keys"]
+        keyless = (
+            isinstance(rule, dict)
+            and isinstance(rule.get("issuer"), str)
+            and (isinstance(rule.get("identity"), str) or isinstance(rule.get("identityRegexp"), str))
+        )
+        if not isinstance(rule, dict) or not isinstance(rule.get("packages", "*"), str) or not (keyed or keyless):
+            raise _fail(path, f"signature rule {rule!r} is malformed; expected {hint}")
+    return {"mode": policy.get("mode", "enforce"), "require": rules}

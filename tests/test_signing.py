@@ -1,0 +1,261 @@
+"""Signing and verification: cosign's key files, both storage formats against the Debian
+registry (no referrers API), failure cases, and checks that do not use our verification code:
+openssl for legacy signatures and DSSE envelopes, sigstore-js for keyed bundles."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from rigging.registry.client import RegistryClient
+from rigging.signing.formats import INTOTO_PAYLOAD_TYPE, pae, payload_digest
+from rigging.signing.keys import KeyError_, decrypt_private_key, encrypt_private_key, load_private_key, public_pem
+from rigging.signing.store import bundles, legacy_signatures, push_bundle, push_legacy
+
+from tests.conftest import FIXTURES, REPO_ROOT
+from tests.packages import make_package
+from tests.support.services import unavailable
+
+COSIGN = FIXTURES / "cosign"
+PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {
+        "RIGGING_CACHE_DIR": str(tmp_path / "cache"),
+        "DOCKER_CONFIG": str(tmp_path / "docker"),
+        "COSIGN_PASSWORD": PASSWORD,
+    }
+
+
+@pytest.fixture
+def keys(cli, tmp_path, env):
+    for name in ("good", "other"):
+        result = cli("generate-key-pair", "--output-dir", tmp_path / name, env=env)
+        assert result.returncode == 0, result.stderr
+    assert oct((tmp_path / "good" / "cosign.key").stat().st_mode & 0o777) == "0o600"
+    return tmp_path / "good", tmp_path / "other"
+
+
+def _published(cli, tmp_path, registry, env, name="acme/signed", version="1.0.0"):
+    pkg = make_package(tmp_path / f"pkg-{version}", name, version, extra_rule=version)
+    result = cli("publish", pkg, f"{registry.host}/{name}", "--json", "--force", env=env)
+    assert result.returncode == 0, result.stderr
+    return f"{registry.host}/{name}:{version}", json.loads(result.stdout)["digest"]
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "password"),
+    [
+        ("sigstore-labeled-ecdsa", b"hello"),
+        ("cosign-labeled-ecdsa", b"hello"),
+        ("cosign-generated-empty-password", b""),
+    ],
+)
+def test_cosign_made_keys_decrypt_and_match_their_public_keys(fixtures, name, password):
+    key = load_private_key(COSIGN / f"{name}.key", password)
+    assert public_pem(key.public_key()).strip() == (COSIGN / f"{name}.pub").read_bytes().strip()
+
+
+def test_sec1_key_wrong_password_and_bad_parameters_are_refused(fixtures):
+    with pytest.raises(KeyError_, match="not PKCS#8"):
+        load_private_key(COSIGN / "cosign-labeled-sec1-refused.key", b"hello")
+    with pytest.raises(KeyError_, match="wrong password"):
+        load_private_key(COSIGN / "sigstore-labeled-ecdsa.key", b"nope")
+    body = (COSIGN / "sigstore-labeled-ecdsa.key").read_text().splitlines()
+    envelope = json.loads(base64.b64decode("".join(body[1:-1])))
+    envelope["kdf"]["params"]["N"] = 2**24  # a file asking for a 16 GiB scrypt is refused, not run
+    forged = "\n".join([body[0], base64.b64encode(json.dumps(envelope).encode()).decode(), body[-1]])
+    with pytest.raises(KeyError_, match="unsupported scrypt parameters"):
+        decrypt_private_key(forged.encode(), b"hello")
+
+
+def test_generated_key_round_trips_and_uses_cosigns_format(keys):
+    good, _ = keys
+    pem = (good / "cosign.key").read_text()
+    assert pem.startswith("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
+    envelope = json.loads(base64.b64decode("".join(pem.strip().splitlines()[1:-1])))
+    assert envelope["kdf"]["params"] == {"N": 65536, "r": 8, "p": 1} and envelope["cipher"]["name"] == "nacl/secretbox"
+    key = load_private_key(good / "cosign.key", PASSWORD.encode())
+    assert public_pem(key.public_key()) == (good / "cosign.pub").read_bytes()
+    again = decrypt_private_key(encrypt_private_key(key, b"x"), b"x")
+    assert again.private_numbers() == key.private_numbers()
+
+
+def test_the_cosign_fixture_key_signs_a_package(cli, tmp_path, registry, env, fixtures):
+    ref, digest = _published(cli, tmp_path, registry, env, "acme/fixture-signed")
+    signed = cli("sign", ref, "--key", COSIGN / "sigstore-labeled-ecdsa.key", env={**env, "COSIGN_PASSWORD": "hello"})
+    assert signed.returncode == 0, signed.stderr
+    verified = cli("verify", ref, "--key", COSIGN / "sigstore-labeled-ecdsa.pub", "--json", env=env)
+    report = json.loads(verified.stdout)
+    assert report["verified"] is True and report["digest"] == digest
+
+
+# -- both formats against the registry ------------------------------------------------------
+
+
+def test_sign_and_verify_both_formats(cli, tmp_path, registry, env, keys):
+    good, other = keys
+    ref, digest = _published(cli, tmp_path, registry, env)
+    for fmt in ("bundle", "legacy"):
+        signed = cli("sign", ref, "--key", good / "cosign.key", "--format", fmt, "--json", env=env)
+        assert signed.returncode == 0, signed.stderr
+        assert json.loads(signed.stdout)["signed"] == digest
+    result = cli("verify", ref, "--key", good / "cosign.pub", "--json", env=env)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["digest"] == digest
+    assert sorted(s["format"] for s in report["signatures"]) == ["bundle", "legacy"]
+    human = cli("verify", ref, "--key", good / "cosign.pub", env=env)
+    assert "signed by key sha256:" in human.stdout
+    with RegistryClient(registry.host) as client:
+        tags = client.tags("acme/signed")
+    assert f"{digest.replace(':', '-')}.sig" in tags and digest.replace(":", "-") in tags  # .sig and fallback index
+
+    wrong = cli("verify", ref, "--key", other / "cosign.pub", env=env)
+    assert wrong.returncode == 1 and "no valid signature" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_a_signature_over_another_digest_does_not_count(cli, tmp_path, registry, env, keys):
+    good, _ = keys
+    ref_a, digest_a = _published(cli, tmp_path, registry, env, "acme/swap", "1.0.0")
+    _, digest_b = _published(cli, tmp_path, registry, env, "acme/swap", "2.0.0")
+    key = load_private_key(good / "cosign.key", PASSWORD.encode())
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from rigging.signing.formats import keyed_bundle, simple_signing_payload, statement
+    from rigging.signing.keys import key_id
+
+    with RegistryClient(registry.host) as client:
+        # a real signature of B's digest, filed under A
+        payload = simple_signing_payload(f"{registry.host}/acme/swap", digest_b)
+        sig = base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
+        push_legacy(client, "acme/swap", digest_a, payload, sig)
+        body = statement(f"{registry.host}/acme/swap", digest_b)
+        bundle = keyed_bundle(
+            body, key.sign(pae(INTOTO_PAYLOAD_TYPE, body), ec.ECDSA(hashes.SHA256())), key_id(key.public_key())
+        )
+        data, media_type, _ = client.get_manifest("acme/swap", digest_a)
+        push_bundle(
+            client,
+            "acme/swap",
+            {"mediaType": media_type, "digest": digest_a, "size": len(data)},
+            json.dumps(bundle).encode(),
+            "https://sigstore.dev/cosign/sign/v1",
+        )
+    result = cli("verify", ref_a, "--key", good / "cosign.pub", "--json", env=env)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["verified"] is False
+    assert any(f"names {digest_b}" in p for p in report["problems"])
+    assert any("no given key verifies it" in p for p in report["problems"])
+
+
+def test_a_tampered_payload_fails(cli, tmp_path, registry, env, keys):
+    good, _ = keys
+    ref, digest = _published(cli, tmp_path, registry, env, "acme/tamper")
+    assert cli("sign", ref, "--key", good / "cosign.key", "--format", "legacy", env=env).returncode == 0
+    with RegistryClient(registry.host) as client:
+        original = legacy_signatures(client, "acme/tamper", digest)[0]
+        tampered = original.payload.replace(b"cosign container image signature", b"cosign container image s1gnature")
+        # keep the signature, change the signed bytes; the .sig manifest now holds only the tampered layer
+        client.delete_manifest("acme/tamper", client.head_manifest("acme/tamper", f"{digest.replace(':', '-')}.sig"))
+        push_legacy(client, "acme/tamper", digest, tampered, original.signature_b64)
+    result = cli("verify", ref, "--key", good / "cosign.pub", env=env)
+    assert result.returncode == 1 and "no given key verifies it" in result.stderr
+
+
+def test_a_moved_tag_fails(cli, tmp_path, registry, env, keys):
+    good, _ = keys
+    ref, digest = _published(cli, tmp_path, registry, env, "acme/moved", "1.0.0")
+    assert cli("sign", ref, "--key", good / "cosign.key", env=env).returncode == 0
+    assert cli("verify", ref, "--key", good / "cosign.pub", env=env).returncode == 0
+    # re-publish 1.0.0 with other content: the tag now names an unsigned manifest
+    pkg = make_package(tmp_path / "moved-again", "acme/moved", "1.0.0", extra_rule="changed")
+    assert cli("publish", pkg, f"{registry.host}/acme/moved", "--force", env=env).returncode == 0
+    moved = cli("verify", ref, "--key", good / "cosign.pub", env=env)
+    assert moved.returncode == 1 and "no signatures found" in moved.stderr and digest not in moved.stderr
+    assert cli("verify", f"{registry.host}/acme/moved@{digest}", "--key", good / "cosign.pub", env=env).returncode == 0
+
+
+# -- checks that do not use our verification code -------------------------------------------
+
+
+def _openssl_verify(tmp_path, public_key: Path, signature_der: bytes, data: bytes) -> subprocess.CompletedProcess:
+    (tmp_path / "sig.der").write_bytes(signature_der)
+    (tmp_path / "data.bin").write_bytes(data)
+    return subprocess.run(
+        [
+            "openssl",
+            "dgst",
+            "-sha256",
+            "-verify",
+            str(public_key),
+            "-signature",
+            str(tmp_path / "sig.der"),
+            str(tmp_path / "data.bin"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_openssl_verifies_a_legacy_signature(cli, tmp_path, registry, env, keys):
+    if shutil.which("openssl") is None:
+        unavailable("openssl is not installed")
+    good, other = keys
+    ref, digest = _published(cli, tmp_path, registry, env, "acme/openssl")
+    assert cli("sign", ref, "--key", good / "cosign.key", "--format", "legacy", env=env).returncode == 0
+    with RegistryClient(registry.host) as client:
+        signature = legacy_signatures(client, "acme/openssl", digest)[0]
+        manifest, _, _ = client.get_manifest("acme/openssl", "1.0.0")
+    assert payload_digest(signature.payload) == "sha256:" + hashlib.sha256(manifest).hexdigest() == digest
+    der = base64.b64decode(signature.signature_b64)
+    ok = _openssl_verify(tmp_path, good / "cosign.pub", der, signature.payload)
+    assert ok.returncode == 0 and "Verified OK" in ok.stdout
+    assert _openssl_verify(tmp_path, other / "cosign.pub", der, signature.payload).returncode != 0
+
+
+def test_sigstore_js_and_openssl_verify_a_keyed_bundle(cli, tmp_path, registry, env, keys, fixtures):
+    verifier = REPO_ROOT / "tests" / "js" / "verify_bundle.js"
+    if shutil.which("node") is None or not (REPO_ROOT / "tests" / "js" / "node_modules" / "sigstore").is_dir():
+        unavailable("sigstore-js is not installed (./dev test runs npm ci --prefix tests/js)")
+    good, other = keys
+    ref, digest = _published(cli, tmp_path, registry, env, "acme/sigstore-js")
+    assert cli("sign", ref, "--key", good / "cosign.key", env=env).returncode == 0
+    with RegistryClient(registry.host) as client:
+        ((_, raw),) = bundles(client, "acme/sigstore-js", digest)
+    (tmp_path / "bundle.json").write_bytes(raw)
+    root = FIXTURES / "sigstore" / "trusted_root.production.json"
+
+    def js(key: Path) -> dict:
+        out = subprocess.run(
+            ["node", str(verifier), str(tmp_path / "bundle.json"), str(key), str(root)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return json.loads(out.stdout)
+
+    assert js(good / "cosign.pub") == {"verified": True}
+    refused = js(other / "cosign.pub")
+    assert refused["verified"] is False and "SIGNATURE_ERROR" in refused["error"]
+    # and openssl over the DSSE pre-authentication encoding, with the statement naming our digest
+    bundle = json.loads(raw)
+    envelope = bundle["dsseEnvelope"]
+    payload = base64.b64decode(envelope["payload"])
+    assert json.loads(payload)["subject"][0]["digest"]["sha256"] == digest.removeprefix("sha256:")
+    ok = _openssl_verify(
+        tmp_path,
+        good / "cosign.pub",
+        base64.b64decode(envelope["signatures"][0]["sig"]),
+        pae(envelope["payloadType"], payload),
+    )
+    assert ok.returncode == 0 and "Verified OK" in ok.stdout
