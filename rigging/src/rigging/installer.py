@@ -280,7 +280,7 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
             owner[path] = content.name
             desired[path] = text.encode()
             packages[content.name].files[path] = _sha(desired[path])
-    result.warnings = budget_warnings({p: d.decode() for p, d in desired.items()})
+    result.warnings += budget_warnings({p: d.decode() for p, d in desired.items()})
     result.packages = {n: p.version for n, p in packages.items()}
 
     writes, deletes, conflicts = _plan_files(root, desired, old, options.force, result)

@@ -17,11 +17,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="REGISTRY/NS/NAME", help="repository to push to, or oci:LAYOUT")
     parser.add_argument("--tag", action="append", default=[], help="extra tag (repeatable); the version is always one")
     parser.add_argument("--force", action="store_true", help="overwrite a version tag that holds other content")
+    parser.add_argument("--sign", action="store_true", help="sign what was published (with --key or --keyless)")
+    parser.add_argument("--key", metavar="cosign.key", help="with --sign: the cosign private key")
+    parser.add_argument("--keyless", action="store_true", help="with --sign: a Sigstore certificate for your identity")
+    parser.add_argument("--format", choices=("bundle", "legacy"), default="bundle", help="with --sign: storage format")
+    parser.add_argument("--identity-token", metavar="JWT", help="with --keyless: the OIDC token to use")
     add_transport(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from rigging.errors import UsageError
     from rigging.transfer import publish
+
+    if args.sign and bool(args.key) == bool(args.keyless):
+        raise UsageError("--sign needs exactly one of --key cosign.key or --keyless")
+    if (args.key or args.keyless) and not args.sign:
+        raise UsageError("--key and --keyless go with --sign")
+    key = None
+    if args.key:  # read the key first: a wrong password must not leave an unsigned publish behind
+        from pathlib import Path
+
+        from rigging.signing.keys import load_private_key
+
+        from rigging_cli.passwords import password
+
+        key = load_private_key(Path(args.key), password())
 
     with transfer_progress(args) as progress:
         result = publish(
@@ -33,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             ca_file=args.ca_file,
             progress=progress,
         )
+    if args.sign:
+        result["signature"] = _sign(args, result, key)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -43,4 +65,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"published {result['name']} {result['version']} -> {result['target']}:{', '.join(result['tags'])}")
     print(f"blobs: {blobs}")
     print(f"digest: {result['digest']}")
+    if args.sign:
+        print(f"signed ({result['signature']['format']}) -> {result['signature']['stored']}")
     return 0
+
+
+def _sign(args: argparse.Namespace, result: dict, key: object) -> dict:
+    from rigging.reference import RegistryRef, parse_ref
+    from rigging.registry.client import RegistryClient
+    from rigging.settings import registry_options
+    from rigging.signing.signer import sign_keyed, sign_keyless
+
+    target = parse_ref(args.target)
+    if not isinstance(target, RegistryRef):
+        from rigging.errors import UsageError
+
+        raise UsageError("--sign needs a registry target; signatures live in the registry")
+    ref = RegistryRef(target.host, target.repository, digest=result["digest"])
+    options = registry_options(ref.host, args.plain_http, args.ca_file)
+    with RegistryClient(ref.host, plain_http=options.plain_http, ca_bundle=options.ca_file) as client:
+        if args.keyless:
+            return sign_keyless(client, ref, identity_token=args.identity_token)
+        return sign_keyed(client, ref, key, args.format)  # type: ignore[arg-type]
