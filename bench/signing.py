@@ -36,8 +36,9 @@ def _median_ms(cmd: list[str], env: dict[str, str], runs: int) -> float:
 
 
 def _import_ms(module: str) -> float:
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
-                         capture_output=True, text=True, check=True).stderr
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True
+    ).stderr
     line = next(line for line in reversed(out.splitlines()) if line.rstrip().endswith(f"| {module}"))
     return int(re.split(r"\s*\|\s*", line)[1]) / 1000  # cumulative microseconds
 
@@ -55,22 +56,38 @@ def main() -> int:
         work = Path(tmp)
         proc, host = _start_registry(work)
         try:
-            env = {**os.environ, "COSIGN_PASSWORD": "bench", "RIGGING_CACHE_DIR": str(work / "cache"),
-                   "DOCKER_CONFIG": str(work / "docker")}
-            subprocess.run([rigging, "new", str(work / "pkg"), "--name", "bench/signed"], check=True, env=env,
-                           capture_output=True)
-            subprocess.run([rigging, "publish", str(work / "pkg"), f"{host}/bench/signed"], check=True, env=env,
-                           capture_output=True)
-            subprocess.run([rigging, "generate-key-pair", "--output-dir", str(work / "keys")], check=True, env=env,
-                           capture_output=True)
+            env = {
+                **os.environ,
+                "COSIGN_PASSWORD": "bench",
+                "RIGGING_CACHE_DIR": str(work / "cache"),
+                "DOCKER_CONFIG": str(work / "docker"),
+            }
+            subprocess.run(
+                [rigging, "new", str(work / "pkg"), "--name", "bench/signed"], check=True, env=env, capture_output=True
+            )
+            subprocess.run(
+                [rigging, "publish", str(work / "pkg"), f"{host}/bench/signed"],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
+            subprocess.run(
+                [rigging, "generate-key-pair", "--output-dir", str(work / "keys")],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
             ref = f"{host}/bench/signed:0.1.0"
             results = {
-                "sign_bundle_ms": _median_ms([rigging, "sign", ref, "--key", str(work / "keys/cosign.key")], env,
-                                             args.runs),
-                "sign_legacy_ms": _median_ms([rigging, "sign", ref, "--key", str(work / "keys/cosign.key"),
-                                              "--format", "legacy"], env, args.runs),
-                "verify_ms": _median_ms([rigging, "verify", ref, "--key", str(work / "keys/cosign.pub")], env,
-                                        args.runs),
+                "sign_bundle_ms": _median_ms(
+                    [rigging, "sign", ref, "--key", str(work / "keys/cosign.key")], env, args.runs
+                ),
+                "sign_legacy_ms": _median_ms(
+                    [rigging, "sign", ref, "--key", str(work / "keys/cosign.key"), "--format", "legacy"], env, args.runs
+                ),
+                "verify_ms": _median_ms(
+                    [rigging, "verify", ref, "--key", str(work / "keys/cosign.pub")], env, args.runs
+                ),
             }
         finally:
             proc.terminate()
