@@ -259,3 +259,32 @@ def test_sigstore_js_and_openssl_verify_a_keyed_bundle(cli, tmp_path, registry, 
         pae(envelope["payloadType"], payload),
     )
     assert ok.returncode == 0 and "Verified OK" in ok.stdout
+
+
+def test_keyless_signing_fails_clearly_without_a_usable_identity_or_sigstore(cli, tmp_path, registry, env):
+    """Keyless signing needs Fulcio and Rekor, which this machine cannot reach; what it must do here is
+    refuse a malformed token before any network use, and report an unreachable Sigstore in one line."""
+    ref, _ = _published(cli, tmp_path, registry, env, "acme/keyless")
+    malformed = cli("sign", ref, "--keyless", "--identity-token", "not-a-jwt", env=env)
+    assert malformed.returncode == 1 and "OIDC identity" in malformed.stderr and "Traceback" not in malformed.stderr
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    import time
+
+    now = int(time.time())
+    claims = {
+        "iss": "https://token.actions.githubusercontent.com",
+        "sub": "repo:acme/x",
+        "aud": "sigstore",
+        "exp": now + 600,
+        "iat": now,
+        "nbf": now,
+        "email": "ci@example.com",
+        "email_verified": True,
+    }
+    token = f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
+    offline = cli("sign", ref, "--keyless", "--identity-token", token, env=env)
+    assert offline.returncode == 1 and "rigging: error: keyless signing" in offline.stderr
+    assert len(offline.stderr.strip().splitlines()) == 1

@@ -66,7 +66,7 @@ def _trust_config(staging: bool, trust_config: Path | None):  # noqa: ANN202 - s
     return ClientTrustConfig.staging() if staging else ClientTrustConfig.production()
 
 
-def _identity_token(token: str | None, trust):  # noqa: ANN001, ANN202 - sigstore types
+def _identity_token(token: str | None, trust: object):  # noqa: ANN202 - a sigstore IdentityToken
     from sigstore.oidc import IdentityError, IdentityToken, Issuer, detect_credential
 
     try:
@@ -75,7 +75,7 @@ def _identity_token(token: str | None, trust):  # noqa: ANN001, ANN202 - sigstor
         ambient = detect_credential()  # GitHub Actions, GitLab, Buildkite, Google Cloud, …
         if ambient:
             return IdentityToken(ambient)
-        return Issuer(trust.signing_config.get_oidc_url()).identity_token()
+        return Issuer(trust.signing_config.get_oidc_url()).identity_token()  # type: ignore[attr-defined]
     except IdentityError as exc:
         raise RiggingError(f"no usable OIDC identity for keyless signing: {exc}") from None
 
@@ -90,11 +90,19 @@ def sign_keyless(
 ) -> dict[str, Any]:
     """Fulcio certificate for the OIDC identity, DSSE signature, Rekor entry: a bundle as cosign v3 makes."""
     from sigstore import dsse
+    from sigstore.errors import Error as SigstoreError
     from sigstore.sign import SigningContext
 
     subject = subject_of(client, ref)
-    trust = _trust_config(staging, trust_config)
-    context = SigningContext.from_trust_config(trust)
+    given = _identity_token(identity_token, None) if identity_token else None  # a bad token fails before the network
+    try:
+        trust = _trust_config(staging, trust_config)
+        context = SigningContext.from_trust_config(trust)
+    except SigstoreError as exc:
+        raise RiggingError(
+            f"keyless signing needs Sigstore's trust root, which could not be fetched ({type(exc).__name__}: {exc}); "
+            "check the network, or pass --trust-config for a private Sigstore"
+        ) from None
     algorithm, _, hex_digest = subject["digest"].partition(":")
     built = (
         dsse.StatementBuilder()
@@ -103,7 +111,10 @@ def sign_keyless(
         .predicate({})
         .build()
     )
-    with context.signer(_identity_token(identity_token, trust), cache=True) as signer:
-        bundle = signer.sign_dsse(built)
+    try:
+        with context.signer(given or _identity_token(None, trust), cache=True) as signer:
+            bundle = signer.sign_dsse(built)
+    except SigstoreError as exc:
+        raise RiggingError(f"keyless signing failed at Sigstore ({type(exc).__name__}: {exc})") from None
     stored = push_bundle(client, ref.repository, subject, bundle.to_json().encode(), COSIGN_SIGN_PREDICATE)
     return {"signed": subject["digest"], "format": "bundle", "stored": stored, "reference": str(ref), "keyless": True}
