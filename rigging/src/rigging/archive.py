@@ -8,6 +8,7 @@ import io
 import os
 import tarfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from rigging import limits
@@ -37,10 +38,11 @@ class _Capped(io.RawIOBase):
         return len(data)
 
 
-def extract_layer(blob: Path, prefix: str, dest: Path, *, docs: bool = False, label: str = "layer") -> list[str]:
-    """Extract the tar.gz `blob` whose entries lie under `prefix/` into `dest`; return the files written."""
-    written: list[str] = []
-    total = 0
+def iter_layer(blob: Path, prefix: str, *, docs: bool = False, label: str = "layer") -> Iterator[tuple[str, bytes]]:
+    """(path, content) of every file in the tar.gz `blob` under `prefix/`, checked as untrusted:
+    safe paths only, regular files only, allowed kinds only, per-file and total caps, and a cap on
+    decompressed bytes (compression bombs)."""
+    total = count = 0
     try:
         with (
             gzip.open(blob, "rb") as gz,
@@ -56,7 +58,7 @@ def extract_layer(blob: Path, prefix: str, dest: Path, *, docs: bool = False, la
                 if path_problem(rel) is not None:
                     raise IntegrityError(f"{label}: entry {member.name!r} is not a safe path")
                 if member.isdir():
-                    (dest / rel).mkdir(parents=True, exist_ok=True, mode=0o755)
+                    yield rel + "/", b""
                     continue
                 if not member.isfile():
                     raise IntegrityError(f"{label}: entry {member.name!r} is a link or device; refusing")
@@ -66,22 +68,32 @@ def extract_layer(blob: Path, prefix: str, dest: Path, *, docs: bool = False, la
                 if member.size > limits.MAX_FILE_BYTES:
                     raise IntegrityError(f"{label}: entry {member.name!r} is {member.size} bytes; over the limit")
                 total += member.size
-                if total > limits.MAX_TOTAL_BYTES or len(written) >= limits.MAX_FILES:
+                count += 1
+                if total > limits.MAX_TOTAL_BYTES or count > limits.MAX_FILES:
                     raise IntegrityError(f"{label}: more content than a package may hold")
                 source = tar.extractfile(member)
-                if source is None:
-                    raise IntegrityError(f"{label}: entry {member.name!r} has no content")
-                target = dest / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-                data = source.read()
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
+                data = source.read() if source is not None else b""
                 if len(data) != member.size:
                     raise IntegrityError(f"{label}: entry {member.name!r} is truncated")
-                written.append(rel)
+                yield rel, data
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise IntegrityError(f"{label}: not a valid tar.gz ({exc})") from None
-    except FileExistsError as exc:
-        raise IntegrityError(f"{label}: entry {exc.filename} appears twice") from None
+
+
+def extract_layer(blob: Path, prefix: str, dest: Path, *, docs: bool = False, label: str = "layer") -> list[str]:
+    """Extract the tar.gz `blob` whose entries lie under `prefix/` into `dest`; return the files written."""
+    written: list[str] = []
+    for rel, data in iter_layer(blob, prefix, docs=docs, label=label):
+        if rel.endswith("/"):
+            (dest / rel).mkdir(parents=True, exist_ok=True, mode=0o755)
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except FileExistsError:
+            raise IntegrityError(f"{label}: entry {rel} appears twice") from None
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        written.append(rel)
     return written

@@ -376,6 +376,23 @@ class RegistryClient:
                 path = urljoin(str(response.url), path)
         return found
 
+    def catalog(self, page_size: int = 1000) -> list[str] | None:
+        """Every repository via `_catalog` (with Link pages), or None where the registry refuses it."""
+        found: list[str] = []
+        path: str | None = f"/v2/_catalog?n={page_size}"
+        while path:
+            response = self.request("GET", path, [], ok=(200, 401, 403, 404))
+            if response.status_code != 200:
+                return None
+            try:
+                found.extend(response.json().get("repositories") or [])
+            except ValueError:
+                return None
+            path = response.links.get("next", {}).get("url")
+            if path:
+                path = urljoin(str(response.url), path)
+        return found
+
     def download_blob(
         self, repository: str, digest: str, size: int, target: Path, progress: Progress | None = None
     ) -> None:
