@@ -1,15 +1,131 @@
-"""`rigging-indexer`: the indexer's command line."""
+"""`rigging-indexer`: serve the API, crawl sources, migrate the database.
+
+    rigging-indexer serve --database URL --source http://registry:5000 [--webhook-secret S]
+    rigging-indexer crawl --database URL --source http://registry:5000 --once
+    rigging-indexer migrate --database URL
+
+Settings also come from a JSON file (--config) and the environment (RIGGING_INDEXER_DATABASE_URL,
+RIGGING_INDEXER_SOURCES separated by spaces, RIGGING_INDEXER_WEBHOOK_SECRET); flags win.
+Credentials for registries come from the docker config, never from these settings.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from rigging_indexer.serving import serve_main
+from rigging_indexer.db import DEFAULT_URL
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    config: dict = {}
+    if args.config:
+        config = json.loads(Path(args.config).read_text(encoding="utf-8"))
+    env_sources = os.environ.get("RIGGING_INDEXER_SOURCES", "").split()
+    return {
+        "database": args.database
+        or os.environ.get("RIGGING_INDEXER_DATABASE_URL")
+        or config.get("database")
+        or DEFAULT_URL,
+        "sources": args.source or env_sources or list(config.get("sources") or []),
+        "webhook_secret": getattr(args, "webhook_secret", None)
+        or os.environ.get("RIGGING_INDEXER_WEBHOOK_SECRET")
+        or config.get("webhook_secret"),
+        "ca_file": args.ca_file or config.get("ca_file"),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return serve_main("rigging-indexer", "Rigging registry indexer", "rigging_indexer.app:create_app", 8700, argv)
+    parser = argparse.ArgumentParser(prog="rigging-indexer", description="Rigging registry indexer")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database", help=f"SQLAlchemy URL (default {DEFAULT_URL})")
+    common.add_argument("--source", action="append", help="registry URL or oci:PATH (repeatable)")
+    common.add_argument("--config", help="JSON settings file")
+    common.add_argument("--ca-file", help="CA bundle for registries' TLS certificates")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", parents=[common], help="serve the API and the registry webhook")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--webhook-secret", help="shared secret registries send as 'Authorization: Bearer …'")
+    crawl = sub.add_parser("crawl", parents=[common], help="crawl the sources into the index")
+    crawl.add_argument("--once", action="store_true", help="crawl once and exit")
+    crawl.add_argument("--interval", type=float, default=300, help="seconds between crawls (without --once)")
+    crawl.add_argument("--lease-seconds", type=float, default=60, help="how long a claimed job stays claimed")
+    crawl.add_argument("--concurrency", type=int, default=4, help="repositories crawled at once")
+    sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
+    args = parser.parse_args(argv)
+    settings = _settings(args)
+
+    from rigging.errors import RiggingError
+
+    from rigging_indexer.db import make_engine, migrate, sessions
+
+    engine = make_engine(settings["database"])
+    try:
+        migrate(engine)
+        if args.command == "migrate":
+            print("database is at the newest schema")
+            return 0
+        factory = sessions(engine)
+        if args.command == "serve":
+            import uvicorn
+
+            from rigging_indexer.app import Settings, create_app
+
+            app = create_app(
+                Settings(
+                    factory,
+                    sources=settings["sources"],
+                    webhook_secret=settings["webhook_secret"],
+                    ca_file=settings["ca_file"],
+                )
+            )
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+            return 0
+        if not settings["sources"]:
+            print(
+                "rigging-indexer: error: no sources; pass --source URL (or set RIGGING_INDEXER_SOURCES)",
+                file=sys.stderr,
+            )
+            return 2
+        from rigging_indexer.crawler import Crawler
+
+        while True:
+            crawler = Crawler(
+                factory, lease_seconds=args.lease_seconds, concurrency=args.concurrency, ca_file=settings["ca_file"]
+            )
+            try:
+                for source in settings["sources"]:
+                    crawler.enqueue(source)
+                stats = crawler.run()
+            finally:
+                crawler.close()
+            print(
+                json.dumps(
+                    {
+                        "repositories": stats.repositories,
+                        "indexed": stats.indexed,
+                        "unchanged": stats.unchanged,
+                        "skipped": stats.skipped,
+                        "manifests_fetched": stats.manifests_fetched,
+                        "errors": stats.errors,
+                    }
+                ),
+                flush=True,
+            )
+            if args.once:
+                return 1 if stats.errors else 0
+            time.sleep(args.interval)
+    except RiggingError as exc:
+        print(f"rigging-indexer: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

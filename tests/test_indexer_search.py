@@ -1,0 +1,120 @@
+"""Search ranking and visibility, on PostgreSQL and on SQLite, with the same expectations."""
+
+from __future__ import annotations
+
+import pytest
+from rigging_indexer import store
+from rigging_indexer.models import Package, Version
+from rigging_indexer.search import search
+from sqlalchemy import select
+
+from tests.support.index_db import fresh_index
+from tests.support.services import unavailable
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def index(request, tmp_path):
+    try:
+        context = fresh_index(request.param, tmp_path)
+        _, sessions = context.__enter__()
+    except Exception as exc:  # the database server is missing
+        unavailable(f"no {request.param} for the index: {exc}")
+    yield sessions
+    context.__exit__(None, None, None)
+
+
+def add(
+    sessions, name, version="1.0.0", *, description="", keywords=(), readme="", signed=False, downloads=0, targets=()
+):
+    digest = "sha256:" + f"{abs(hash((name, version))):064x}"[-64:]
+    with sessions() as s:
+        repo = store.repository(s, store.source(s, "http://registry.test"), name)
+        row = store.upsert_version(
+            s,
+            repo,
+            store.IndexedVersion(
+                name=name,
+                version=version,
+                manifest_digest=digest,
+                content_digest=digest.replace("sha256:", "sha256:c")[:71],
+                content_size=1,
+                config={
+                    "name": name,
+                    "version": version,
+                    "description": description,
+                    "keywords": list(keywords),
+                    "targets": list(targets),
+                },
+                readme=readme,
+                signed_by=["bundle"] if signed else [],
+            ),
+        )
+        store.set_tag(s, repo, version, digest)
+        package = s.get(Package, row.package_id)
+        package.downloads = downloads
+        store.refresh_latest(s, {row.package_id})
+        s.commit()
+        return digest
+
+
+def names(hits):
+    return [h.name for h in hits]
+
+
+def test_name_beats_description_and_prefixes_match(index):
+    add(index, "acme/linter", description="checks code")
+    add(index, "other/tool", description="a linter for everything")
+    add(index, "third/readme-only", readme="mentions linter deep in the readme")
+    with index() as s:
+        assert names(search(s, "linter")) == ["acme/linter", "other/tool", "third/readme-only"]
+        assert names(search(s, "lint")) == ["acme/linter", "other/tool", "third/readme-only"], "prefix match"
+        assert names(search(s, "lin che")) == ["acme/linter"], "every term must match, each as a prefix"
+        assert search(s, "zzz") == []
+
+
+def test_keywords_rank_between_name_and_description(index):
+    add(index, "a/one", keywords=["python"])
+    add(index, "b/two", description="python rules")
+    add(index, "c/python", description="rules")
+    with index() as s:
+        assert names(search(s, "python")) == ["c/python", "a/one", "b/two"]
+
+
+def test_signed_and_downloaded_rank_higher_at_equal_relevance(index):
+    add(index, "x/plain", description="formatting rules")
+    add(index, "y/signed", description="formatting rules", signed=True)
+    add(index, "z/popular", description="formatting rules", downloads=500)
+    with index() as s:
+        ranked = search(s, "formatting")
+        assert names(ranked)[-1] == "x/plain" and set(names(ranked)[:2]) == {"y/signed", "z/popular"}
+        plain = next(h for h in ranked if h.name == "x/plain")
+        assert all(h.score > plain.score for h in ranked if h.name != "x/plain")
+
+
+def test_filters(index):
+    add(index, "acme/a", description="shell rules", keywords=["shell"], targets=["cursor"], signed=True)
+    add(index, "acme/b", description="shell rules", keywords=["bash"], targets=["windsurf"])
+    add(index, "other/c", description="shell rules", keywords=["shell"])
+    with index() as s:
+        assert names(search(s, "shell", namespace="acme")) == ["acme/a", "acme/b"]
+        assert names(search(s, "shell", keyword="shell")) == ["acme/a", "other/c"]
+        assert names(search(s, "shell", signed=True)) == ["acme/a"]
+        assert set(names(search(s, "shell", target="windsurf"))) == {"acme/b", "other/c"}  # no targets = all
+
+
+def test_only_latest_and_never_quarantined_or_deleted(index):
+    add(index, "acme/versions", "1.0.0", description="old words")
+    newest = add(index, "acme/versions", "2.0.0", description="new words")
+    with index() as s:
+        assert [h.version for h in search(s, "words")] == ["2.0.0"], "only the latest version is searched"
+        assert search(s, "old") == []
+        row = s.scalar(select(Version).where(Version.manifest_digest == newest))
+        row.quarantined = True
+        store.refresh_latest(s)
+        s.commit()
+        assert [h.version for h in search(s, "words")] == ["1.0.0"], "a quarantined version is never shown"
+        for row in s.scalars(select(Version)):
+            row.deleted = True
+        store.refresh_latest(s)
+        s.commit()
+        assert search(s, "words") == [] and search(s, "") == []
