@@ -28,6 +28,7 @@ def write_package(
     (root / "workflows").mkdir(exist_ok=True)
     manifest = {"name": name, "version": version, "description": f"{name} for tests", "dependencies": deps or {}}
     (root / "rigging.json").write_text(json.dumps(manifest, indent=2))
+    (root / "README.md").write_text(f"# {name}\n\nRules for {name.split('/')[1]}.\n")
     stem = name.split("/")[1]
     rules = (
         rules

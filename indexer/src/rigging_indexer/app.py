@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rigging import __version__ as core_version
 from rigging_indexer import jobs, store
-from rigging_indexer.crawler import Crawler
+from rigging_indexer.crawler import USER_AGENT, Crawler
 from rigging_indexer.models import CrawlJob, Dependency, Package, Repository, Source, Version
 from rigging_indexer.search import search
 
@@ -196,6 +196,9 @@ def create_app(settings: Settings) -> FastAPI:
             digest, repository = target.get("digest"), target.get("repository")
             if not digest or not repository:
                 continue
+            agent = str((event.get("request") or {}).get("useragent") or "")
+            if event.get("action") == "pull" and agent.startswith(USER_AGENT):
+                continue  # the indexer reading a package to index it
             if event.get("action") == "pull" and not _is_manifest(target.get("mediaType")):
                 with settings.sessions() as s:
                     if store.count_download(s, digest):

@@ -31,6 +31,7 @@ from rigging_indexer import jobs, store
 from rigging_indexer.models import Source, Version
 
 SIGNATURE_TAG_SUFFIX = ".sig"
+USER_AGENT = "rigging-indexer/0.1"  # registry events from our own reads are not downloads
 
 
 @dataclass
@@ -81,7 +82,9 @@ class Crawler:
 
     def client(self, scheme: str, host: str) -> RegistryClient:
         if host not in self.clients:
-            self.clients[host] = RegistryClient(host, plain_http=scheme == "http", ca_bundle=self.ca_file)
+            self.clients[host] = RegistryClient(
+                host, plain_http=scheme == "http", ca_bundle=self.ca_file, user_agent=USER_AGENT
+            )
         return self.clients[host]
 
     # -- jobs --------------------------------------------------------------------------------

@@ -154,6 +154,7 @@ class RegistryClient:
         timeout: float = 30.0,
         chunk_threshold: int = CHUNK_THRESHOLD,
         chunk_size: int = CHUNK_SIZE,
+        user_agent: str = "rigging/0.1",
     ) -> None:
         self.host = host
         plain = is_loopback_host(host) if plain_http is None else plain_http
@@ -164,7 +165,7 @@ class RegistryClient:
             transport=_SplitTransport(verify, limits),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=True,  # httpx drops Authorization when a redirect leaves the origin
-            headers={"User-Agent": "rigging/0.1"},
+            headers={"User-Agent": user_agent},
         )
         self.auth = Authenticator(host, credentials if credentials is not None else lookup(host))
         self.retry = retry or RetryPolicy()

@@ -1,0 +1,273 @@
+"""The crawler and the webhook against the real Debian registry and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from rigging.registry.client import RegistryClient
+from rigging_indexer.crawler import Crawler
+from rigging_indexer.models import Package, Tag, Version
+from rigging_indexer.search import search
+from sqlalchemy import select
+
+from rigging import mediatypes as mt
+from tests.catalog_publish import publish_catalogue
+from tests.support.fault_proxy import FaultProxy
+from tests.support.index_db import fresh_index
+from tests.support.registry import REGISTRY_BINARY, RegistryServer
+from tests.support.services import free_port, unavailable, wait_http
+
+INDEXER = Path(sys.executable).parent / "rigging-indexer"
+
+
+@pytest.fixture
+def pg_index(tmp_path):
+    try:
+        context = fresh_index("postgresql", tmp_path)
+        url, sessions = context.__enter__()
+    except Exception as exc:
+        unavailable(f"no PostgreSQL for the index: {exc}")
+    yield url, sessions
+    context.__exit__(None, None, None)
+
+
+@pytest.fixture
+def own_registry():
+    """A registry with nothing else in it, so its _catalog is exactly what the test pushed."""
+    if shutil.which(REGISTRY_BINARY) is None:
+        unavailable("needs Debian's docker-registry")
+    servers = []
+
+    def start(config=None):
+        server = RegistryServer(config)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _push_plain_image(host: str) -> None:
+    """An ordinary OCI image (not a Rigging package) in the same registry."""
+    layer, config = b"not rigging", json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    with RegistryClient(host) as client:
+        for blob in (layer, config):
+            client.upload_blob("library/app", "sha256:" + hashlib.sha256(blob).hexdigest(), blob)
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": mt.OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                    "size": len(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+                        "size": len(layer),
+                    }
+                ],
+            }
+        ).encode()
+        client.put_manifest("library/app", "1.0", manifest, mt.OCI_MANIFEST)
+
+
+def _index_state(sessions) -> set[tuple[str, str, str]]:
+    with sessions() as s:
+        return {
+            (p.name, v.version, v.manifest_digest)
+            for v, p in s.execute(
+                select(Version, Package)
+                .join(Package, Package.id == Version.package_id)
+                .where(Version.deleted.is_(False))
+            )
+        }
+
+
+def _registry_state(host: str, repositories: list[str]) -> set[tuple[str, str, str]]:
+    truth = set()
+    with RegistryClient(host) as client:
+        for repo in repositories:
+            for tag in client.tags(repo):
+                if not tag.startswith("sha256-"):
+                    truth.add((repo, tag, client.head_manifest(repo, tag)))
+    return truth
+
+
+CATALOGUE = {
+    "crawl/alpha": {"1.0.0": {}, "1.1.0": {}},
+    "crawl/beta": {"2.0.0": {"crawl/alpha": "^1"}},
+    "other/gamma": {"0.1.0": {}, "0.2.0-rc.1": {}},
+}
+
+
+def test_crawl_finds_everything_skips_others_reflects_deletions_and_recrawls_cheaply(pg_index, own_registry, tmp_path):
+    _, sessions = pg_index
+    registry = own_registry()
+    publish_catalogue(tmp_path, registry.host, CATALOGUE)
+    _push_plain_image(registry.host)
+    counted = []
+    proxy = FaultProxy(registry.host, lambda i, method, path: counted.append((method, path)) or None).start()
+    try:
+        source = f"http://{proxy.host}"
+        crawler = Crawler(sessions)
+        assert crawler.enqueue(source) == 4
+        stats = crawler.run()
+        assert stats.errors == [] and stats.skipped == 1, stats
+        expected = {(name, version) for name, versions in CATALOGUE.items() for version in versions}
+        assert {(n, v) for n, v, _ in _index_state(sessions)} == expected
+        with sessions() as s:
+            beta = s.scalar(select(Version).where(Version.version == "2.0.0"))
+            assert beta.config["dependencies"] == {"crawl/alpha": "^1"} and "README.md" in beta.files
+            assert beta.readme.startswith("# crawl/beta")
+            assert s.scalar(select(Package).where(Package.name == "library/app")) is None
+            assert [h.name for h in search(s, "gamma")] == ["other/gamma"]
+
+        counted.clear()
+        again = Crawler(sessions)
+        again.enqueue(source)
+        stats = again.run()
+        manifest_gets = [p for m, p in counted if m == "GET" and "/manifests/" in p]
+        blob_gets = [p for m, p in counted if m == "GET" and "/blobs/" in p]
+        assert manifest_gets == [] and blob_gets == [] and stats.manifests_fetched == 0
+        assert {m for m, _ in counted} <= {"GET", "HEAD"} and len(counted) <= 4 + 1 + 6 + 1  # catalog, tags, HEADs
+
+        with RegistryClient(registry.host) as client:
+            client.delete_manifest("crawl/alpha", client.head_manifest("crawl/alpha", "1.1.0"))
+        third = Crawler(sessions)
+        third.enqueue(source)
+        third.run()
+        assert ("crawl/alpha", "1.1.0") not in {(n, v) for n, v, _ in _index_state(sessions)}
+        with sessions() as s:
+            assert s.scalar(select(Tag).where(Tag.tag == "1.1.0")) is None
+            alpha = s.scalar(select(Package).where(Package.name == "crawl/alpha"))
+            assert s.get(Version, alpha.latest_version_id).version == "1.0.0"
+    finally:
+        proxy.stop()
+
+
+def test_push_webhook_indexes_within_a_second_and_pulls_count(cli, own_registry, tmp_path):
+    secret = "s3cret-hook"
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/api/v1/webhooks/registry"
+    registry = own_registry(
+        {
+            "notifications": {
+                "endpoints": [
+                    {
+                        "name": "indexer",
+                        "url": hook,
+                        "headers": {"Authorization": [f"Bearer {secret}"]},
+                        "timeout": "2s",
+                        "threshold": 3,
+                        "backoff": "1s",
+                    }
+                ]
+            }
+        }
+    )
+    server = subprocess.Popen(
+        [
+            str(INDEXER),
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            f"sqlite:///{tmp_path / 'index.db'}",
+            "--source",
+            f"http://{registry.host}",
+            "--webhook-secret",
+            secret,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, ok_statuses=(200,))
+        env = {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+        publish_catalogue(tmp_path, registry.host, {"hooked/fresh": {"1.0.0": {}}})
+        published = time.monotonic()
+        found_after = None
+        while time.monotonic() - published < 10:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/packages?q=fresh", timeout=5) as r:
+                if [h["name"] for h in json.loads(r.read())["results"]] == ["hooked/fresh"]:
+                    found_after = time.monotonic() - published
+                    break
+            time.sleep(0.05)
+        assert found_after is not None and found_after <= 1.0, found_after
+
+        for n in range(2):
+            assert (
+                cli(
+                    "pull",
+                    f"{registry.host}/hooked/fresh:1.0.0",
+                    "-o",
+                    tmp_path / f"out{n}",
+                    env={**env, "RIGGING_CACHE_DIR": str(tmp_path / f"c{n}")},
+                ).returncode
+                == 0
+            )
+        deadline = time.monotonic() + 10
+        downloads = 0
+        while time.monotonic() < deadline and downloads < 2:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/packages/hooked/fresh", timeout=5) as r:
+                downloads = json.loads(r.read())["downloads"]
+            time.sleep(0.1)
+        assert downloads == 2
+
+        refused = urllib.request.Request(hook, data=b"{}", method="POST", headers={"Authorization": "Bearer nope"})
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(refused, timeout=5)  # noqa: S310
+        assert denied.value.code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_killed_crawl_workers_leave_an_index_equal_to_the_registry(pg_index, own_registry, tmp_path):
+    url, sessions = pg_index
+    registry = own_registry()
+    catalogue = {f"kill/p{i:02}": {"1.0.0": {}, "1.1.0": {}} for i in range(16)}
+    publish_catalogue(tmp_path, registry.host, catalogue)
+    command = [
+        str(INDEXER),
+        "crawl",
+        "--once",
+        "--database",
+        url,
+        "--source",
+        f"http://{registry.host}",
+        "--lease-seconds",
+        "2",
+        "--concurrency",
+        "2",
+    ]
+    rng = random.Random(7)
+    killed = 0
+    for _ in range(4):
+        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.8, 2.0))
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+            killed += 1
+        worker.wait()
+    assert killed >= 2, "the crawl must really be interrupted"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert _index_state(sessions) == _registry_state(registry.host, list(catalogue))
+    with sessions() as s:
+        versions = list(s.scalars(select(Version.manifest_digest)))
+        assert len(versions) == len(set(versions)) == 32, "nothing lost, nothing duplicated"
