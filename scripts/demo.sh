@@ -51,4 +51,33 @@ else
   step "$rigging" pull "$target:1.0.0" -o "$out/pulled"
 fi
 diff -r "$out/python-style" "$out/pulled" >/dev/null && echo "pulled files are identical to the source"
+
+# The indexer (SQLite) crawls what was published, serves search, and install asks it for versions.
+for example in examples/*/; do
+  "$rigging" publish "$example" "${target%/acme/python-style}/$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$example/rigging.json")" >/dev/null
+done
+indexer=.venv/bin/rigging-indexer
+source_url="http://${target%/acme/python-style}"
+[ "${target#oci:}" = "$target" ] || source_url="$target"
+step "$indexer" crawl --once --database "sqlite:///$PWD/$out/index.db" --source "$source_url"
+index_port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$indexer" serve --port "$index_port" --database "sqlite:///$PWD/$out/index.db" >"$out/indexer.log" 2>&1 &
+indexer_pid=$!
+trap 'kill ${registry_pid:-} $indexer_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+    "http://127.0.0.1:$index_port/healthz" 2>/dev/null && break
+  sleep 0.1
+done
+export RIGGING_INDEX_URL="http://127.0.0.1:$index_port"
+step "$rigging" search python
+if [ "${target#oci:}" = "$target" ]; then
+  mkdir -p "$out/project"
+  echo "{\"registry\": \"${target%/acme/python-style}\", \"targets\": [\"cursor\", \"agents\"]}" > "$out/project/rigging.json"
+  step "$rigging" add acme/python-style -C "$out/project"
+  step "$rigging" tree -C "$out/project"
+  (cd "$out/project" && find . -type f -not -name rigging.lock | sort)
+else
+  echo "(install needs a registry: install docker-registry to see it)"
+fi
 printf '\ndigest: %s\n' "$digest"

@@ -87,3 +87,24 @@ def fixtures() -> Path:
     if not (FIXTURES / "cosign").is_dir():
         unavailable(f"shared fixtures not found at {FIXTURES} (set RIGGING_SHARED_FIXTURES)")
     return FIXTURES
+
+
+@pytest.fixture
+def own_registry():
+    """A registry with nothing else in it, so its _catalog is exactly what the test pushed."""
+    import shutil
+
+    from tests.support.registry import REGISTRY_BINARY, RegistryServer
+
+    if shutil.which(REGISTRY_BINARY) is None:
+        unavailable("needs Debian's docker-registry")
+    servers = []
+
+    def start(config=None):
+        server = RegistryServer(config)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,6 @@ from rigging import mediatypes as mt
 from tests.catalog_publish import publish_catalogue
 from tests.support.fault_proxy import FaultProxy
 from tests.support.index_db import fresh_index
-from tests.support.registry import REGISTRY_BINARY, RegistryServer
 from tests.support.services import free_port, unavailable, wait_http
 
 INDEXER = Path(sys.executable).parent / "rigging-indexer"
@@ -39,23 +37,6 @@ def pg_index(tmp_path):
         unavailable(f"no PostgreSQL for the index: {exc}")
     yield url, sessions
     context.__exit__(None, None, None)
-
-
-@pytest.fixture
-def own_registry():
-    """A registry with nothing else in it, so its _catalog is exactly what the test pushed."""
-    if shutil.which(REGISTRY_BINARY) is None:
-        unavailable("needs Debian's docker-registry")
-    servers = []
-
-    def start(config=None):
-        server = RegistryServer(config)
-        servers.append(server)
-        return server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def _push_plain_image(host: str) -> None:
@@ -271,3 +252,23 @@ def test_killed_crawl_workers_leave_an_index_equal_to_the_registry(pg_index, own
     with sessions() as s:
         versions = list(s.scalars(select(Version.manifest_digest)))
         assert len(versions) == len(set(versions)) == 32, "nothing lost, nothing duplicated"
+
+
+def test_an_oci_layout_folder_is_a_source(cli, tmp_path):
+    """The embedded store that needs no server: `rigging pack` output, crawled as `oci:PATH`."""
+    from tests.packages import make_package
+
+    layout = tmp_path / "layout"
+    for version in ("1.0.0", "1.1.0"):
+        pkg = make_package(tmp_path / version, "layout/pkg", version, extra_rule=version)
+        assert cli("pack", pkg, "-o", layout).returncode == 0
+    with fresh_index("sqlite", tmp_path) as (_, sessions):
+        crawler = Crawler(sessions)
+        assert crawler.enqueue(f"oci:{layout}") == 1
+        assert crawler.run().indexed == 2
+        assert {(n, v) for n, v, _ in _index_state(sessions)} == {("layout/pkg", "1.0.0"), ("layout/pkg", "1.1.0")}
+        with sessions() as s:
+            assert [h.version for h in search(s, "layout")] == ["1.1.0"]
+        again = Crawler(sessions)
+        again.enqueue(f"oci:{layout}")
+        assert again.run().indexed == 0

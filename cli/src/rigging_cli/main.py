@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tree": ("tree", "show the installed dependency tree"),
     "graph": ("graph", "dependency graph as text, Graphviz DOT or Mermaid"),
     "outdated": ("outdated", "show packages with newer versions"),
+    "search": ("search", "search packages through an indexer"),
     "generate-key-pair": ("keypair", "write cosign.key and cosign.pub (cosign-compatible)"),
     "sign": ("sign", "sign a published package (cosign bundle or legacy .sig)"),
     "verify": ("verify", "check a package's signatures and say who signed"),

@@ -202,7 +202,12 @@ class Crawler:
             config_path, content_path = Path(tmp) / "config", Path(tmp) / "content"
             client.download_blob(path, package.config.digest, package.config.size, config_path)
             client.download_blob(path, package.content_layer.digest, package.content_layer.size, content_path)
-            return _indexed(package, actual, config_path.read_bytes(), content_path, set(tags))
+            item = _indexed(package, actual, config_path.read_bytes(), content_path, set(tags))
+        if actual.replace(":", "-") not in tags:  # no fallback index: ask the referrers API, where there is one
+            referrers = client.referrers_api(path, actual) or []
+            if any(r.get("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json" for r in referrers):
+                item.signed_by = sorted({*item.signed_by, "api"})
+        return item
 
     def _crawl_layout(self, url: str, root: Path) -> None:
         from rigging.stores import LayoutStore
@@ -255,7 +260,7 @@ class Crawler:
 def _signatures(digest: str, tags: set[str], found: list[str] | None) -> list[str]:
     """Signature kinds present, read from the tag list: no request needed."""
     base = digest.replace(":", "-")
-    kinds = set(found or []) & {"api"}
+    kinds = set(found or []) & {"api"}  # found through the referrers API, which tags cannot show
     if base + SIGNATURE_TAG_SUFFIX in tags:
         kinds.add("legacy")
     if base in tags:  # the referrers fallback index (bundles, attestations)

@@ -116,7 +116,20 @@ def _resolve(
         preferred = {n: Version.parse(p.version) for n, p in old.packages.items() if n not in options.update}
     elif old is not None and options.update is None:
         preferred = {n: Version.parse(p.version) for n, p in old.packages.items()}
-    with RegistryCatalog(project.location, cache, options.plain_http, options.ca_file, fetch_content=True) as catalog:
+    import os
+
+    from rigging.settings import load as load_settings
+
+    index_url = os.environ.get("RIGGING_INDEX_URL") or load_settings().get("index_url")
+    if index_url:
+        from rigging.catalog_index import IndexCatalog
+
+        catalog: RegistryCatalog = IndexCatalog(
+            index_url, project.location, cache, options.plain_http, options.ca_file, fetch_content=True
+        )
+    else:
+        catalog = RegistryCatalog(project.location, cache, options.plain_http, options.ca_file, fetch_content=True)
+    with catalog:
         resolution = resolve(
             catalog, project.dependencies, max_depth=options.max_depth or project.max_depth, preferred=preferred
         )
