@@ -179,7 +179,10 @@ def test_push_webhook_indexes_within_a_second_and_pulls_count(cli, own_registry,
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, ok_statuses=(200,))
         env = {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
-        publish_catalogue(tmp_path, registry.host, {"hooked/fresh": {"1.0.0": {}}})
+        from tests.catalog_publish import write_package
+
+        package = write_package(tmp_path / "fresh", "hooked/fresh", "1.0.0")
+        assert cli("publish", package, f"{registry.host}/hooked/fresh", env=env).returncode == 0
         published = time.monotonic()
         found_after = None
         while time.monotonic() - published < 10:

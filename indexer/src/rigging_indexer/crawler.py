@@ -74,6 +74,7 @@ class Crawler:
         self.concurrency = concurrency
         self.ca_file = ca_file
         self.clients: dict[str, RegistryClient] = {}
+        self.referrers_api: dict[str, bool] = {}
         self.stats = CrawlStats()
 
     def close(self) -> None:
@@ -203,11 +204,17 @@ class Crawler:
             client.download_blob(path, package.config.digest, package.config.size, config_path)
             client.download_blob(path, package.content_layer.digest, package.content_layer.size, content_path)
             item = _indexed(package, actual, config_path.read_bytes(), content_path, set(tags))
-        if actual.replace(":", "-") not in tags:  # no fallback index: ask the referrers API, where there is one
+        if actual.replace(":", "-") not in tags and self._has_referrers_api(client, path, actual):
             referrers = client.referrers_api(path, actual) or []
             if any(r.get("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json" for r in referrers):
                 item.signed_by = sorted({*item.signed_by, "api"})
         return item
+
+    def _has_referrers_api(self, client: RegistryClient, path: str, digest: str) -> bool:
+        """Probed once per registry: distribution 2.8 has no referrers API, and asking per version costs."""
+        if client.host not in self.referrers_api:
+            self.referrers_api[client.host] = client.referrers_api(path, digest) is not None
+        return self.referrers_api[client.host]
 
     def _crawl_layout(self, url: str, root: Path) -> None:
         from rigging.stores import LayoutStore
