@@ -2,13 +2,13 @@
 
 PostgreSQL: a weighted tsvector (name A, keywords B, description C, README D) under a GIN index,
 queried with websearch_to_tsquery whose every lexeme is turned into a prefix match. SQLite: FTS5
-with bm25 weights in the same order. Both then apply the same boosts for signed and downloaded
-packages, so ranking does not depend on the database.
+with bm25 weights in the same order. Both apply the same boosts for signed and downloaded
+packages inside the query, so the database sorts and stops at LIMIT.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-CANDIDATES = 500
 SIGNED_BOOST = 1.5
 
 
@@ -35,12 +34,49 @@ class Hit:
         return self.__dict__.copy()
 
 
-def _boost(relevance: float, signed: bool, downloads: int) -> float:
-    return relevance * (SIGNED_BOOST if signed else 1.0) * (1.0 + math.log1p(max(downloads, 0)) / 10)
-
-
 _COLUMNS = "p.name, v.version, v.description, v.keywords, v.targets, v.signed_by, p.downloads"
 _VISIBLE = "p.latest_version_id = v.id AND v.quarantined = :false AND v.deleted = :false"
+_SCORE = (
+    "{relevance} * (CASE WHEN json_array_length(v.signed_by) > 0 THEN 1.5 ELSE 1.0 END)"
+    " * (1.0 + ln(1.0 + p.downloads) / 10.0)"
+)
+# websearch syntax (quotes, -, or) kept; every lexeme becomes a prefix match ('word' -> 'word':*)
+_PG_QUERY = (
+    "(SELECT to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :q)::text, "
+    "'''([^'']+)''', '''\\1'':*', 'g')) AS tsq) q"
+)
+
+
+def _filters(
+    pg: bool,
+    namespace: str | None,
+    keyword: str | None,
+    signed: bool | None,
+    target: str | None,
+    params: dict[str, Any],
+) -> str:
+    clauses = ""
+    if namespace:
+        clauses += " AND p.namespace = :namespace"
+        params["namespace"] = namespace
+    if keyword:
+        clauses += (
+            " AND v.keywords::jsonb ? :keyword"
+            if pg
+            else " AND EXISTS (SELECT 1 FROM json_each(v.keywords) WHERE value = :keyword)"
+        )
+        params["keyword"] = keyword
+    if target:  # a package that names no targets supports all of them
+        clauses += (
+            " AND (json_array_length(v.targets) = 0 OR v.targets::jsonb ? :target)"
+            if pg
+            else " AND (json_array_length(v.targets) = 0 OR EXISTS "
+            "(SELECT 1 FROM json_each(v.targets) WHERE value = :target))"
+        )
+        params["target"] = target
+    if signed is not None:
+        clauses += " AND json_array_length(v.signed_by) " + ("> 0" if signed else "= 0")
+    return clauses
 
 
 def search(
@@ -54,62 +90,45 @@ def search(
     limit: int = 20,
     offset: int = 0,
 ) -> list[Hit]:
-    params: dict[str, Any] = {"false": False, "limit": CANDIDATES}
-    filters = ""
-    if namespace:
-        filters += " AND p.namespace = :namespace"
-        params["namespace"] = namespace
-    dialect = session.get_bind().dialect.name
+    params: dict[str, Any] = {"false": False, "limit": limit, "offset": offset}
+    pg = session.get_bind().dialect.name == "postgresql"
+    filters = _filters(pg, namespace, keyword, signed, target, params)
+    order = "ORDER BY score DESC, p.name LIMIT :limit OFFSET :offset"
     terms = re.findall(r"\w+", query.lower())
-    # The SQL below is assembled from constant fragments only; every value is a bound parameter.
+    # Assembled from constant fragments only; every value is a bound parameter.
     if not terms:
-        sql = f"SELECT {_COLUMNS}, 1.0 AS relevance FROM versions v JOIN packages p ON {_VISIBLE}{filters} LIMIT :limit"
-    elif dialect == "postgresql":
+        sql = (
+            f"SELECT {_COLUMNS}, {_SCORE.format(relevance='1.0')} AS score "
+            f"FROM versions v JOIN packages p ON {_VISIBLE} WHERE 1 = 1{filters} {order}"
+        )
+    elif pg:
         params["q"] = query
         sql = (
-            f"SELECT {_COLUMNS}, ts_rank(v.search, q.tsq) AS relevance "
-            "FROM versions v JOIN packages p ON " + _VISIBLE + ", "
-            "(SELECT to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :q)::text, "
-            "'''([^'']+)''', '''\\1'':*', 'g')) AS tsq) q "
-            f"WHERE v.search @@ q.tsq{filters} ORDER BY relevance DESC LIMIT :limit"
+            f"SELECT {_COLUMNS}, {_SCORE.format(relevance='ts_rank(v.search, q.tsq)')} AS score "
+            f"FROM versions v JOIN packages p ON {_VISIBLE}, {_PG_QUERY} WHERE v.search @@ q.tsq{filters} {order}"
         )
     else:
         params["q"] = " AND ".join(f'"{term}"*' for term in terms)
+        relevance = "(-bm25(version_search, 10.0, 5.0, 2.0, 1.0))"
         sql = (
-            f"SELECT {_COLUMNS}, -bm25(version_search, 10.0, 5.0, 2.0, 1.0) AS relevance "
-            "FROM version_search JOIN versions v ON v.id = version_search.rowid JOIN packages p ON "
-            + _VISIBLE
-            + f" WHERE version_search MATCH :q{filters} ORDER BY relevance DESC LIMIT :limit"
+            f"SELECT {_COLUMNS}, {_SCORE.format(relevance=relevance)} AS score FROM version_search "
+            f"JOIN versions v ON v.id = version_search.rowid JOIN packages p ON {_VISIBLE} "
+            f"WHERE version_search MATCH :q{filters} {order}"
         )
-    hits = []
-    for row in session.execute(text(sql), params):
-        keywords, targets, signed_by = _json(row.keywords), _json(row.targets), _json(row.signed_by)
-        if keyword and keyword not in keywords:
-            continue
-        if target and targets and target not in targets:
-            continue
-        is_signed = bool(signed_by)
-        if signed is not None and is_signed != signed:
-            continue
-        hits.append(
-            Hit(
-                row.name,
-                row.version,
-                row.description,
-                keywords,
-                targets,
-                is_signed,
-                int(row.downloads),
-                _boost(float(row.relevance), is_signed, int(row.downloads)),
-            )
+    return [
+        Hit(
+            row.name,
+            row.version,
+            row.description,
+            _json(row.keywords),
+            _json(row.targets),
+            bool(_json(row.signed_by)),
+            int(row.downloads),
+            float(row.score),
         )
-    hits.sort(key=lambda h: (-h.score, h.name))
-    return hits[offset : offset + limit]
+        for row in session.execute(text(sql), params)
+    ]
 
 
 def _json(value: Any) -> list:
-    if isinstance(value, str):
-        import json
-
-        return json.loads(value)
-    return list(value or [])
+    return json.loads(value) if isinstance(value, str) else list(value or [])
