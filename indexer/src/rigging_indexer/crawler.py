@@ -156,28 +156,40 @@ class Crawler:
         with self.sessions() as session:
             repo = store.repository(session, store.source(session, url), path)
             known = store.known_tags(session, repo)
+            indexed = set(
+                session.scalars(
+                    select(Version.manifest_digest).where(
+                        Version.manifest_digest.in_(set(known.values())), Version.deleted.is_(False)
+                    )
+                )
+            )
+            # digests of known tags that were never packages (other images): unchanged as well
+            ever_indexed = set(
+                session.scalars(select(Version.manifest_digest).where(Version.manifest_digest.in_(set(known.values()))))
+            )
             session.commit()
-        for tag in tags:
+        changed: list[tuple[str, str]] = []
+        for tag in tags:  # an unchanged tag costs one HEAD and nothing else
             digest = client.head_manifest(path, tag)
             if digest is None:
                 continue
+            if known.get(tag) == digest and (digest in indexed or _signature_tag(tag) or digest not in ever_indexed):
+                self.stats.unchanged += 1
+            else:
+                changed.append((tag, digest))
+        if changed:
             with self.sessions() as session:
                 repo = store.repository(session, store.source(session, url), path)
-                indexed = session.scalar(
-                    select(Version.id).where(Version.manifest_digest == digest, Version.deleted.is_(False))
-                )
-                if known.get(tag) == digest and (indexed is not None or _signature_tag(tag) or tag in known):
-                    self.stats.unchanged += 1
-                    continue
-                if not _signature_tag(tag):
-                    item = self._read_registry_package(client, f"{where}/{path}", path, tag, digest, tags)
-                    if item is None:
-                        self.stats.skipped += 1
-                    else:
-                        store.upsert_version(session, repo, item)
-                        self.stats.indexed += 1
-                store.set_tag(session, repo, tag, digest)
-                session.commit()
+                for tag, digest in changed:
+                    if not _signature_tag(tag):
+                        item = self._read_registry_package(client, f"{where}/{path}", path, tag, digest, tags)
+                        if item is None:
+                            self.stats.skipped += 1
+                        else:
+                            store.upsert_version(session, repo, item)
+                            self.stats.indexed += 1
+                    store.set_tag(session, repo, tag, digest)
+                    session.commit()  # per tag: a killed worker loses at most the tag in hand
         self._finish_repository(url, path, set(tags))
 
     def _finish_repository(self, url: str, path: str, tags: set[str]) -> None:
