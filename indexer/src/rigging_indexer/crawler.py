@@ -170,6 +170,9 @@ class Crawler:
             session.commit()
         changed: list[tuple[str, str]] = []
         for tag in tags:  # an unchanged tag costs one HEAD and nothing else
+            if tag not in known and not _signature_tag(tag):
+                changed.append((tag, None))  # new: its GET tells the digest, so no HEAD first
+                continue
             digest = client.head_manifest(path, tag)
             if digest is None:
                 continue
@@ -182,14 +185,15 @@ class Crawler:
                 repo = store.repository(session, store.source(session, url), path)
                 for tag, digest in changed:
                     if not _signature_tag(tag):
-                        item = self._read_registry_package(client, f"{where}/{path}", path, tag, digest, tags)
+                        item, digest = self._read_registry_package(client, f"{where}/{path}", path, tag, digest, tags)
                         if item is None:
                             self.stats.skipped += 1
                         else:
                             store.upsert_version(session, repo, item)
                             self.stats.indexed += 1
+                    assert digest is not None
                     store.set_tag(session, repo, tag, digest)
-                    session.commit()  # per tag: a killed worker loses at most the tag in hand
+                session.commit()  # one transaction per repository: a killed worker's job is simply redone
         self._finish_repository(url, path, set(tags))
 
     def _finish_repository(self, url: str, path: str, tags: set[str]) -> None:
@@ -203,14 +207,15 @@ class Crawler:
             session.commit()
 
     def _read_registry_package(
-        self, client: RegistryClient, where: str, path: str, tag: str, digest: str, tags: list[str] | set[str]
-    ) -> store.IndexedVersion | None:
-        data, _, actual = client.get_manifest(path, digest)
+        self, client: RegistryClient, where: str, path: str, tag: str, digest: str | None, tags: list[str] | set[str]
+    ) -> tuple[store.IndexedVersion | None, str]:
+        """(what to index, or None for other artifacts; the manifest's digest)."""
+        data, _, actual = client.get_manifest(path, digest or tag)
         self.stats.manifests_fetched += 1
         try:
             package = parse_package_manifest(data, f"{where}:{tag}")
         except RiggingError:
-            return None  # another kind of artifact or image: not ours to index
+            return None, actual  # another kind of artifact or image: not ours to index
         with tempfile.TemporaryDirectory() as tmp:
             config_path, content_path = Path(tmp) / "config", Path(tmp) / "content"
             client.download_blob(path, package.config.digest, package.config.size, config_path)
@@ -220,7 +225,7 @@ class Crawler:
             referrers = client.referrers_api(path, actual) or []
             if any(r.get("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json" for r in referrers):
                 item.signed_by = sorted({*item.signed_by, "api"})
-        return item
+        return item, actual
 
     def _has_referrers_api(self, client: RegistryClient, path: str, digest: str) -> bool:
         """Probed once per registry: distribution 2.8 has no referrers API, and asking per version costs."""
@@ -263,7 +268,7 @@ class Crawler:
         kind, where, _ = parse_source(url)
         client = self.client(kind, where)
         tags = set(client.tags(path))
-        item = self._read_registry_package(client, f"{where}/{path}", path, tag or digest, digest, tags)
+        item, _ = self._read_registry_package(client, f"{where}/{path}", path, tag or digest, digest, tags)
         with self.sessions() as session:
             repo = store.repository(session, store.source(session, url), path)
             if item is not None:
