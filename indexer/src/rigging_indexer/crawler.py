@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from rigging.archive import iter_layer
 from rigging.errors import RiggingError
-from rigging.names import short_name
 from rigging.registry.client import RegistryClient
 from rigging.registry.errors import RegistryError
 from rigging.transfer import Package, parse_package_manifest
@@ -298,14 +297,7 @@ def _indexed(package: Package, digest: str, config_bytes: bytes, content: Path, 
     except ValueError:
         raise RiggingError(f"{digest}: package config is not JSON") from None
     name = str(config.get("name", ""))
-    title = next(
-        (
-            layer.get("annotations", {}).get(mt.ANN_TITLE)
-            for layer in package.manifest["layers"]
-            if layer.get("mediaType") == mt.CONTENT_LAYER
-        ),
-        None,
-    ) or short_name(name)
+    title = package.content_title(name)
     files, readme, size = [], "", 0
     for rel, data in iter_layer(content, title, label=f"{name} content layer"):
         if rel.endswith("/"):

@@ -23,17 +23,21 @@ def config_file() -> Path:
     return Path(user_config_dir("rigging", appauthor=False)) / "config.json"
 
 
-def load() -> dict[str, Any]:
-    path = config_file()
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from a settings file; {} when it is absent; a one-line error when it is broken."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise RiggingError(f"{path}: cannot read the rigging config ({exc}); fix or remove it") from None
+        raise RiggingError(f"{path}: cannot read the {what} ({exc}); fix or remove it") from None
     if not isinstance(data, dict):
-        raise RiggingError(f"{path}: must be a JSON object")
+        raise RiggingError(f"{path}: the {what} must be a JSON object; fix or remove it")
     return data
+
+
+def load() -> dict[str, Any]:
+    return read_json_object(config_file(), "rigging config")
 
 
 @dataclass(frozen=True)

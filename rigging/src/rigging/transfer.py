@@ -69,6 +69,13 @@ class Package:
     def annotations(self) -> dict[str, str]:
         return self.manifest.get("annotations") or {}
 
+    def content_title(self, name: str) -> str:
+        """The folder the content layer's entries lie under (its ORAS title), else the short name."""
+        for layer in self.manifest.get("layers") or []:
+            if layer.get("mediaType") == mt.CONTENT_LAYER and (layer.get("annotations") or {}).get(mt.ANN_TITLE):
+                return str(layer["annotations"][mt.ANN_TITLE])
+        return short_name(name)
+
 
 def parse_package_manifest(data: bytes, where: str) -> Package:
     try:
@@ -276,14 +283,7 @@ def pull(
         blobs = fetch_blobs(store, [package.config, *layers], cache, progress)
     config = json.loads(blobs[package.config.digest].read_bytes())
     name = str(config.get("name", ""))
-    title = next(
-        (
-            layer.get("annotations", {}).get(mt.ANN_TITLE)
-            for layer in package.manifest["layers"]
-            if layer.get("mediaType") == mt.CONTENT_LAYER
-        ),
-        None,
-    ) or short_name(name)
+    title = package.content_title(name)
     out = out or Path(short_name(name) or "package")
     out.resolve().parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.resolve().parent, prefix=f".{out.name}.pull-"))

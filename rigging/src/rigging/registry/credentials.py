@@ -44,16 +44,9 @@ def config_path() -> Path:
 
 
 def _load_config() -> dict[str, Any]:
-    path = config_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise RiggingError(f"{path}: cannot read the docker config ({exc}); fix or remove it") from None
-    if not isinstance(data, dict):
-        raise RiggingError(f"{path}: is not a JSON object; fix or remove it")
-    return data
+    from rigging.settings import read_json_object
+
+    return read_json_object(config_path(), "docker config")
 
 
 def _normalise(server: str) -> str:
