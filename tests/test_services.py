@@ -56,11 +56,13 @@ def test_database_fixture_is_a_fresh_real_postgresql(database_url):
 
 
 @pytest.mark.parametrize("service", ["rigging-indexer", "rigging-portal"])
-def test_service_skeleton_serves_health(service):
+def test_service_serves_health(service, tmp_path):
     port = free_port()
     binary = Path(sys.executable).parent / service
+    # the indexer's database goes in the test's folder, never into the checkout
+    extra = ["--database", f"sqlite:///{tmp_path / 'index.db'}"] if service == "rigging-indexer" else []
     proc = subprocess.Popen(
-        [str(binary), "serve", "--port", str(port)],
+        [str(binary), "serve", "--port", str(port), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
