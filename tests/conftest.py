@@ -108,3 +108,26 @@ def own_registry():
     yield start
     for server in servers:
         server.stop()
+
+
+KEY_PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def signing_env(tmp_path) -> dict[str, str]:
+    """An isolated cache and docker config, and the password of the keys below."""
+    return {
+        "RIGGING_CACHE_DIR": str(tmp_path / "cache"),
+        "DOCKER_CONFIG": str(tmp_path / "docker"),
+        "COSIGN_PASSWORD": KEY_PASSWORD,
+    }
+
+
+@pytest.fixture
+def keys(tmp_path, signing_env) -> tuple[Path, Path]:
+    """Two cosign key pairs made by `rigging generate-key-pair`: (good, other)."""
+    for name in ("good", "other"):
+        result = run_cli("generate-key-pair", "--output-dir", tmp_path / name, env=signing_env)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "good" / "cosign.key").stat().st_mode & 0o777 == 0o600, "a private key is private"
+    return tmp_path / "good", tmp_path / "other"

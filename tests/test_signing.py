@@ -17,35 +17,16 @@ from rigging.signing.formats import INTOTO_PAYLOAD_TYPE, pae, payload_digest
 from rigging.signing.keys import KeyError_, decrypt_private_key, encrypt_private_key, load_private_key, public_pem
 from rigging.signing.store import bundles, legacy_signatures, push_bundle, push_legacy
 
-from tests.conftest import FIXTURES, REPO_ROOT
+from tests.conftest import FIXTURES, KEY_PASSWORD, REPO_ROOT
 from tests.packages import make_package
 from tests.support.services import unavailable
 
 COSIGN = FIXTURES / "cosign"
-PASSWORD = "correct horse"
 
 
-@pytest.fixture
-def env(tmp_path):
-    return {
-        "RIGGING_CACHE_DIR": str(tmp_path / "cache"),
-        "DOCKER_CONFIG": str(tmp_path / "docker"),
-        "COSIGN_PASSWORD": PASSWORD,
-    }
-
-
-@pytest.fixture
-def keys(cli, tmp_path, env):
-    for name in ("good", "other"):
-        result = cli("generate-key-pair", "--output-dir", tmp_path / name, env=env)
-        assert result.returncode == 0, result.stderr
-    assert oct((tmp_path / "good" / "cosign.key").stat().st_mode & 0o777) == "0o600"
-    return tmp_path / "good", tmp_path / "other"
-
-
-def _published(cli, tmp_path, registry, env, name="acme/signed", version="1.0.0"):
+def _published(cli, tmp_path, registry, signing_env, name="acme/signed", version="1.0.0"):
     pkg = make_package(tmp_path / f"pkg-{version}", name, version, extra_rule=version)
-    result = cli("publish", pkg, f"{registry.host}/{name}", "--json", "--force", env=env)
+    result = cli("publish", pkg, f"{registry.host}/{name}", "--json", "--force", env=signing_env)
     assert result.returncode == 0, result.stderr
     return f"{registry.host}/{name}:{version}", json.loads(result.stdout)["digest"]
 
@@ -85,17 +66,19 @@ def test_generated_key_round_trips_and_uses_cosigns_format(keys):
     assert pem.startswith("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
     envelope = json.loads(base64.b64decode("".join(pem.strip().splitlines()[1:-1])))
     assert envelope["kdf"]["params"] == {"N": 65536, "r": 8, "p": 1} and envelope["cipher"]["name"] == "nacl/secretbox"
-    key = load_private_key(good / "cosign.key", PASSWORD.encode())
+    key = load_private_key(good / "cosign.key", KEY_PASSWORD.encode())
     assert public_pem(key.public_key()) == (good / "cosign.pub").read_bytes()
     again = decrypt_private_key(encrypt_private_key(key, b"x"), b"x")
     assert again.private_numbers() == key.private_numbers()
 
 
-def test_the_cosign_fixture_key_signs_a_package(cli, tmp_path, registry, env, fixtures):
-    ref, digest = _published(cli, tmp_path, registry, env, "acme/fixture-signed")
-    signed = cli("sign", ref, "--key", COSIGN / "sigstore-labeled-ecdsa.key", env={**env, "COSIGN_PASSWORD": "hello"})
+def test_the_cosign_fixture_key_signs_a_package(cli, tmp_path, registry, signing_env, fixtures):
+    ref, digest = _published(cli, tmp_path, registry, signing_env, "acme/fixture-signed")
+    signed = cli(
+        "sign", ref, "--key", COSIGN / "sigstore-labeled-ecdsa.key", env={**signing_env, "COSIGN_PASSWORD": "hello"}
+    )
     assert signed.returncode == 0, signed.stderr
-    verified = cli("verify", ref, "--key", COSIGN / "sigstore-labeled-ecdsa.pub", "--json", env=env)
+    verified = cli("verify", ref, "--key", COSIGN / "sigstore-labeled-ecdsa.pub", "--json", env=signing_env)
     report = json.loads(verified.stdout)
     assert report["verified"] is True and report["digest"] == digest
 
@@ -103,32 +86,32 @@ def test_the_cosign_fixture_key_signs_a_package(cli, tmp_path, registry, env, fi
 # -- both formats against the registry ------------------------------------------------------
 
 
-def test_sign_and_verify_both_formats(cli, tmp_path, registry, env, keys):
+def test_sign_and_verify_both_formats(cli, tmp_path, registry, signing_env, keys):
     good, other = keys
-    ref, digest = _published(cli, tmp_path, registry, env)
+    ref, digest = _published(cli, tmp_path, registry, signing_env)
     for fmt in ("bundle", "legacy"):
-        signed = cli("sign", ref, "--key", good / "cosign.key", "--format", fmt, "--json", env=env)
+        signed = cli("sign", ref, "--key", good / "cosign.key", "--format", fmt, "--json", env=signing_env)
         assert signed.returncode == 0, signed.stderr
         assert json.loads(signed.stdout)["signed"] == digest
-    result = cli("verify", ref, "--key", good / "cosign.pub", "--json", env=env)
+    result = cli("verify", ref, "--key", good / "cosign.pub", "--json", env=signing_env)
     report = json.loads(result.stdout)
     assert result.returncode == 0 and report["digest"] == digest
     assert sorted(s["format"] for s in report["signatures"]) == ["bundle", "legacy"]
-    human = cli("verify", ref, "--key", good / "cosign.pub", env=env)
+    human = cli("verify", ref, "--key", good / "cosign.pub", env=signing_env)
     assert "signed by key sha256:" in human.stdout
     with RegistryClient(registry.host) as client:
         tags = client.tags("acme/signed")
     assert f"{digest.replace(':', '-')}.sig" in tags and digest.replace(":", "-") in tags  # .sig and fallback index
 
-    wrong = cli("verify", ref, "--key", other / "cosign.pub", env=env)
+    wrong = cli("verify", ref, "--key", other / "cosign.pub", env=signing_env)
     assert wrong.returncode == 1 and "no valid signature" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
-def test_a_signature_over_another_digest_does_not_count(cli, tmp_path, registry, env, keys):
+def test_a_signature_over_another_digest_does_not_count(cli, tmp_path, registry, signing_env, keys):
     good, _ = keys
-    ref_a, digest_a = _published(cli, tmp_path, registry, env, "acme/swap", "1.0.0")
-    _, digest_b = _published(cli, tmp_path, registry, env, "acme/swap", "2.0.0")
-    key = load_private_key(good / "cosign.key", PASSWORD.encode())
+    ref_a, digest_a = _published(cli, tmp_path, registry, signing_env, "acme/swap", "1.0.0")
+    _, digest_b = _published(cli, tmp_path, registry, signing_env, "acme/swap", "2.0.0")
+    key = load_private_key(good / "cosign.key", KEY_PASSWORD.encode())
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from rigging.signing.formats import keyed_bundle, simple_signing_payload, statement
@@ -151,38 +134,41 @@ def test_a_signature_over_another_digest_does_not_count(cli, tmp_path, registry,
             json.dumps(bundle).encode(),
             "https://sigstore.dev/cosign/sign/v1",
         )
-    result = cli("verify", ref_a, "--key", good / "cosign.pub", "--json", env=env)
+    result = cli("verify", ref_a, "--key", good / "cosign.pub", "--json", env=signing_env)
     report = json.loads(result.stdout)
     assert result.returncode == 1 and report["verified"] is False
     assert any(f"names {digest_b}" in p for p in report["problems"])
     assert any("no given key verifies it" in p for p in report["problems"])
 
 
-def test_a_tampered_payload_fails(cli, tmp_path, registry, env, keys):
+def test_a_tampered_payload_fails(cli, tmp_path, registry, signing_env, keys):
     good, _ = keys
-    ref, digest = _published(cli, tmp_path, registry, env, "acme/tamper")
-    assert cli("sign", ref, "--key", good / "cosign.key", "--format", "legacy", env=env).returncode == 0
+    ref, digest = _published(cli, tmp_path, registry, signing_env, "acme/tamper")
+    assert cli("sign", ref, "--key", good / "cosign.key", "--format", "legacy", env=signing_env).returncode == 0
     with RegistryClient(registry.host) as client:
         original = legacy_signatures(client, "acme/tamper", digest)[0]
         tampered = original.payload.replace(b"cosign container image signature", b"cosign container image s1gnature")
         # keep the signature, change the signed bytes; the .sig manifest now holds only the tampered layer
         client.delete_manifest("acme/tamper", client.head_manifest("acme/tamper", f"{digest.replace(':', '-')}.sig"))
         push_legacy(client, "acme/tamper", digest, tampered, original.signature_b64)
-    result = cli("verify", ref, "--key", good / "cosign.pub", env=env)
+    result = cli("verify", ref, "--key", good / "cosign.pub", env=signing_env)
     assert result.returncode == 1 and "no given key verifies it" in result.stderr
 
 
-def test_a_moved_tag_fails(cli, tmp_path, registry, env, keys):
+def test_a_moved_tag_fails(cli, tmp_path, registry, signing_env, keys):
     good, _ = keys
-    ref, digest = _published(cli, tmp_path, registry, env, "acme/moved", "1.0.0")
-    assert cli("sign", ref, "--key", good / "cosign.key", env=env).returncode == 0
-    assert cli("verify", ref, "--key", good / "cosign.pub", env=env).returncode == 0
+    ref, digest = _published(cli, tmp_path, registry, signing_env, "acme/moved", "1.0.0")
+    assert cli("sign", ref, "--key", good / "cosign.key", env=signing_env).returncode == 0
+    assert cli("verify", ref, "--key", good / "cosign.pub", env=signing_env).returncode == 0
     # re-publish 1.0.0 with other content: the tag now names an unsigned manifest
     pkg = make_package(tmp_path / "moved-again", "acme/moved", "1.0.0", extra_rule="changed")
-    assert cli("publish", pkg, f"{registry.host}/acme/moved", "--force", env=env).returncode == 0
-    moved = cli("verify", ref, "--key", good / "cosign.pub", env=env)
+    assert cli("publish", pkg, f"{registry.host}/acme/moved", "--force", env=signing_env).returncode == 0
+    moved = cli("verify", ref, "--key", good / "cosign.pub", env=signing_env)
     assert moved.returncode == 1 and "no signatures found" in moved.stderr and digest not in moved.stderr
-    assert cli("verify", f"{registry.host}/acme/moved@{digest}", "--key", good / "cosign.pub", env=env).returncode == 0
+    assert (
+        cli("verify", f"{registry.host}/acme/moved@{digest}", "--key", good / "cosign.pub", env=signing_env).returncode
+        == 0
+    )
 
 
 # -- checks that do not use our verification code -------------------------------------------
@@ -207,12 +193,12 @@ def _openssl_verify(tmp_path, public_key: Path, signature_der: bytes, data: byte
     )
 
 
-def test_openssl_verifies_a_legacy_signature(cli, tmp_path, registry, env, keys):
+def test_openssl_verifies_a_legacy_signature(cli, tmp_path, registry, signing_env, keys):
     if shutil.which("openssl") is None:
         unavailable("openssl is not installed")
     good, other = keys
-    ref, digest = _published(cli, tmp_path, registry, env, "acme/openssl")
-    assert cli("sign", ref, "--key", good / "cosign.key", "--format", "legacy", env=env).returncode == 0
+    ref, digest = _published(cli, tmp_path, registry, signing_env, "acme/openssl")
+    assert cli("sign", ref, "--key", good / "cosign.key", "--format", "legacy", env=signing_env).returncode == 0
     with RegistryClient(registry.host) as client:
         signature = legacy_signatures(client, "acme/openssl", digest)[0]
         manifest, _, _ = client.get_manifest("acme/openssl", "1.0.0")
@@ -223,13 +209,13 @@ def test_openssl_verifies_a_legacy_signature(cli, tmp_path, registry, env, keys)
     assert _openssl_verify(tmp_path, other / "cosign.pub", der, signature.payload).returncode != 0
 
 
-def test_sigstore_js_and_openssl_verify_a_keyed_bundle(cli, tmp_path, registry, env, keys, fixtures):
+def test_sigstore_js_and_openssl_verify_a_keyed_bundle(cli, tmp_path, registry, signing_env, keys, fixtures):
     verifier = REPO_ROOT / "tests" / "js" / "verify_bundle.js"
     if shutil.which("node") is None or not (REPO_ROOT / "tests" / "js" / "node_modules" / "sigstore").is_dir():
         unavailable("sigstore-js is not installed (./dev test runs npm ci --prefix tests/js)")
     good, other = keys
-    ref, digest = _published(cli, tmp_path, registry, env, "acme/sigstore-js")
-    assert cli("sign", ref, "--key", good / "cosign.key", env=env).returncode == 0
+    ref, digest = _published(cli, tmp_path, registry, signing_env, "acme/sigstore-js")
+    assert cli("sign", ref, "--key", good / "cosign.key", env=signing_env).returncode == 0
     with RegistryClient(registry.host) as client:
         ((_, raw),) = bundles(client, "acme/sigstore-js", digest)
     (tmp_path / "bundle.json").write_bytes(raw)
@@ -261,11 +247,11 @@ def test_sigstore_js_and_openssl_verify_a_keyed_bundle(cli, tmp_path, registry, 
     assert ok.returncode == 0 and "Verified OK" in ok.stdout
 
 
-def test_keyless_signing_fails_clearly_without_a_usable_identity_or_sigstore(cli, tmp_path, registry, env):
+def test_keyless_signing_fails_clearly_without_a_usable_identity_or_sigstore(cli, tmp_path, registry, signing_env):
     """Keyless signing needs Fulcio and Rekor, which this machine cannot reach; what it must do here is
     refuse a malformed token before any network use, and report an unreachable Sigstore in one line."""
-    ref, _ = _published(cli, tmp_path, registry, env, "acme/keyless")
-    malformed = cli("sign", ref, "--keyless", "--identity-token", "not-a-jwt", env=env)
+    ref, _ = _published(cli, tmp_path, registry, signing_env, "acme/keyless")
+    malformed = cli("sign", ref, "--keyless", "--identity-token", "not-a-jwt", env=signing_env)
     assert malformed.returncode == 1 and "OIDC identity" in malformed.stderr and "Traceback" not in malformed.stderr
 
     def part(data: dict) -> str:
@@ -285,6 +271,6 @@ def test_keyless_signing_fails_clearly_without_a_usable_identity_or_sigstore(cli
         "email_verified": True,
     }
     token = f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
-    offline = cli("sign", ref, "--keyless", "--identity-token", token, env=env)
+    offline = cli("sign", ref, "--keyless", "--identity-token", token, env=signing_env)
     assert offline.returncode == 1 and "rigging: error: keyless signing" in offline.stderr
     assert len(offline.stderr.strip().splitlines()) == 1

@@ -13,47 +13,43 @@ _REPO_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _HOST = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$")
 
 
+class _Pinned:
+    """What registry and layout references share: an optional tag and an optional digest."""
+
+    tag: str | None
+    digest: str | None
+
+    @property
+    def reference(self) -> str | None:
+        """What to ask for: the digest when there is one, else the tag."""
+        return self.digest or self.tag
+
+    def _suffix(self) -> str:
+        return (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+
 @dataclass(frozen=True)
-class RegistryRef:
+class RegistryRef(_Pinned):
     host: str  # host[:port], as the registry is addressed
     repository: str  # ns/name (may have more components)
     tag: str | None = None
     digest: str | None = None
 
-    @property
-    def reference(self) -> str | None:
-        """What to ask the registry for: the digest when there is one, else the tag."""
-        return self.digest or self.tag
-
     def with_reference(self, tag: str | None = None, digest: str | None = None) -> RegistryRef:
         return RegistryRef(self.host, self.repository, tag, digest)
 
     def __str__(self) -> str:
-        text = f"{self.host}/{self.repository}"
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
+        return f"{self.host}/{self.repository}{self._suffix()}"
 
 
 @dataclass(frozen=True)
-class LayoutRef:
+class LayoutRef(_Pinned):
     path: str
     tag: str | None = None
     digest: str | None = None
 
-    @property
-    def reference(self) -> str | None:
-        return self.digest or self.tag
-
     def __str__(self) -> str:
-        text = f"oci:{self.path}"
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
+        return f"oci:{self.path}{self._suffix()}"
 
 
 Ref = RegistryRef | LayoutRef
