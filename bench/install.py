@@ -60,7 +60,11 @@ def _start_registry(workdir: Path) -> tuple[subprocess.Popen, str]:
             {
                 "version": 0.1,
                 "log": {"level": "error", "accesslog": {"disabled": True}},
-                "storage": {"filesystem": {"rootdirectory": str(workdir / "data")}},
+                # the blob descriptor cache, as distribution's and Debian's shipped configs have it
+                "storage": {
+                    "filesystem": {"rootdirectory": str(workdir / "data")},
+                    "cache": {"blobdescriptor": "inmemory"},
+                },
                 "http": {"addr": f"127.0.0.1:{port}"},
             }
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import urllib.request
 
 import pytest
@@ -144,3 +145,33 @@ def test_install_takes_version_lists_from_the_index_and_falls_back(indexed, cli,
         assert fallback.returncode == 0 and "unavailable" in fallback.stderr and "registry" in fallback.stderr
     finally:
         proxy.stop()
+
+
+def test_cached_search_sees_another_process_write_at_once(own_registry, tmp_path):
+    """Two server processes cache search responses; a crawl in a third process changes the
+    documents, and the next search (after the 20 ms generation check) already shows it."""
+    registry = own_registry()
+    publish_catalogue(tmp_path / "first", registry.host, {"cache/early": {"1.0.0": {}}})
+    database = f"sqlite:///{tmp_path / 'index.db'}"
+    crawl = [str(INDEXER), "crawl", "--once", "--database", database, "--source", f"http://{registry.host}"]
+    assert subprocess.run(crawl, capture_output=True, timeout=120).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [str(INDEXER), "serve", "--port", str(port), "--database", database, "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        index = f"http://127.0.0.1:{port}"
+        wait_http(f"{index}/healthz", timeout=30, ok_statuses=(200,))
+        search = f"{index}/api/v1/packages?q=cache"
+        for _ in range(20):  # every worker process has answered (and cached) this query
+            assert [r["name"] for r in _get(search)["results"]] == ["cache/early"]
+        publish_catalogue(tmp_path / "second", registry.host, {"cache/later": {"1.0.0": {}}})
+        assert subprocess.run(crawl, capture_output=True, timeout=120).returncode == 0
+        time.sleep(0.05)
+        for _ in range(20):
+            assert sorted(r["name"] for r in _get(search)["results"]) == ["cache/early", "cache/later"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -23,6 +23,7 @@ from rigging import mediatypes as mt
 from tests.catalog_publish import publish_catalogue
 from tests.support.fault_proxy import FaultProxy
 from tests.support.index_db import fresh_index
+from tests.support.raw_package import push_raw_package, tar_gz
 from tests.support.services import free_port, unavailable, wait_http
 
 INDEXER = Path(sys.executable).parent / "rigging-indexer"
@@ -108,6 +109,9 @@ def test_crawl_finds_everything_skips_others_reflects_deletions_and_recrawls_che
         assert crawler.enqueue(source) == 4
         stats = crawler.run()
         assert stats.errors == [] and stats.skipped == 1, stats
+        packages = sum(len(versions) for versions in CATALOGUE.values())
+        blob_gets = [p for m, p in counted if m == "GET" and "/blobs/" in p]
+        assert len(blob_gets) == packages, "the config is read from the content layer's rigging.json, not fetched"
         expected = {(name, version) for name, versions in CATALOGUE.items() for version in versions}
         assert {(n, v) for n, v, _ in _index_state(sessions)} == expected
         with sessions() as s:
@@ -221,11 +225,40 @@ def test_push_webhook_indexes_within_a_second_and_pulls_count(cli, own_registry,
         server.wait(timeout=10)
 
 
+def _push_package_whose_layer_disagrees(host: str) -> None:
+    """A package whose content layer's rigging.json is not its config: the config must win."""
+    config = json.dumps({"name": "odd/pkg", "version": "1.0.0", "description": "from the config"}).encode()
+    layer_file = json.dumps({"name": "odd/pkg", "version": "1.0.0", "description": "from the layer"}).encode()
+    layer = tar_gz({"pkg/rigging.json": layer_file, "pkg/rules/a.md": b"# A\n"})
+    with RegistryClient(host) as client:
+        push_raw_package(client, "odd/pkg", "1.0.0", config, layer, "pkg")
+
+
+def test_a_config_that_differs_from_the_layers_rigging_json_is_fetched_and_wins(pg_index, own_registry):
+    _, sessions = pg_index
+    registry = own_registry()
+    _push_package_whose_layer_disagrees(registry.host)
+    counted = []
+    proxy = FaultProxy(registry.host, lambda i, method, path: counted.append((method, path)) or None).start()
+    try:
+        crawler = Crawler(sessions)
+        crawler.enqueue(f"http://{proxy.host}")
+        assert crawler.run().indexed == 1
+    finally:
+        proxy.stop()
+    assert len([p for m, p in counted if m == "GET" and "/blobs/" in p]) == 2, "content, then the config"
+    with sessions() as s:
+        version = s.scalar(select(Version))
+        assert version.description == "from the config" and version.files == ["rigging.json", "rules/a.md"]
+
+
 def test_killed_crawl_workers_leave_an_index_equal_to_the_registry(pg_index, own_registry, tmp_path):
     url, sessions = pg_index
     registry = own_registry()
     catalogue = {f"kill/p{i:02}": {"1.0.0": {}, "1.1.0": {}} for i in range(16)}
     publish_catalogue(tmp_path, registry.host, catalogue)
+    # Slow blob reads keep each crawl running for seconds, so every kill lands mid-crawl.
+    proxy = FaultProxy(registry.host, lambda i, method, path: "slow" if "/blobs/" in path else None).start()
     command = [
         str(INDEXER),
         "crawl",
@@ -233,7 +266,7 @@ def test_killed_crawl_workers_leave_an_index_equal_to_the_registry(pg_index, own
         "--database",
         url,
         "--source",
-        f"http://{registry.host}",
+        f"http://{proxy.host}",
         "--lease-seconds",
         "2",
         "--concurrency",
@@ -241,15 +274,19 @@ def test_killed_crawl_workers_leave_an_index_equal_to_the_registry(pg_index, own
     ]
     rng = random.Random(7)
     killed = 0
-    for _ in range(4):
-        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.8, 2.0))
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGKILL)
-            killed += 1
-        worker.wait()
-    assert killed >= 2, "the crawl must really be interrupted"
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    try:
+        for _ in range(4):
+            worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.8, 2.0))
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGKILL)
+                killed += 1
+            worker.wait()
+        assert killed >= 2, "the crawl must really be interrupted"
+        # the last run shares the rest between two processes
+        finished = subprocess.run([*command, "--processes", "2"], capture_output=True, text=True, timeout=120)
+    finally:
+        proxy.stop()
     assert finished.returncode == 0, finished.stderr
     assert _index_state(sessions) == _registry_state(registry.host, list(catalogue))
     with sessions() as s:

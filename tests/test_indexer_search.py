@@ -118,3 +118,51 @@ def test_only_latest_and_never_quarantined_or_deleted(index):
         store.refresh_latest(s)
         s.commit()
         assert search(s, "words") == [] and search(s, "") == []
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_an_index_made_before_search_documents_upgrades_with_its_search(dialect, tmp_path):
+    """Migration 0002 builds the per-package documents from the versions already indexed."""
+    import contextlib
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+    from rigging_indexer.db import make_engine, migrate, sessions
+    from sqlalchemy import text
+
+    from tests.support.postgres import throwaway_database
+
+    with contextlib.ExitStack() as stack:
+        if dialect == "sqlite":
+            url = f"sqlite:///{tmp_path / 'old.db'}"
+        else:
+            try:
+                url = stack.enter_context(throwaway_database())
+            except Exception as exc:
+                unavailable(f"no PostgreSQL: {exc}")
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        config = Config()
+        config.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
+        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        config.attributes["engine"] = engine
+        command.upgrade(config, "0001")
+        with engine.begin() as c:  # rows as the 0001 code wrote them
+            c.execute(text("INSERT INTO sources (id, url) VALUES (1, 'http://old.test')"))
+            c.execute(text("INSERT INTO repositories (id, source_id, path) VALUES (1, 1, 'old/pkg')"))
+            c.execute(text("INSERT INTO packages (id, name, namespace, downloads) VALUES (1, 'old/pkg', 'old', 3)"))
+            for vid, version in ((1, "1.0.0"), (2, "1.1.0")):
+                c.execute(
+                    text(
+                        "INSERT INTO versions (id, package_id, repository_id, version, manifest_digest, "
+                        "content_digest, content_size, description, keywords, targets, config, readme, files, "
+                        "size, signed_by, quarantined, deleted, downloads) VALUES (:id, 1, 1, :v, :d, :d, 1, "
+                        "'kept through upgrades', '[\"legacy\"]', '[]', '{}', '', '[]', 1, '[]', :f, :f, 0)"
+                    ),
+                    {"id": vid, "v": version, "d": f"sha256:{vid:064x}", "f": False},
+                )
+        migrate(engine)
+        with sessions(engine)() as s:
+            assert [(h.name, h.version, h.downloads) for h in search(s, "upgrades")] == [("old/pkg", "1.1.0", 3)]
+            assert names(search(s, "legacy")) == ["old/pkg"]

@@ -4,7 +4,6 @@ unpacked under strict rules. A failure writes nothing: no output folder, no cach
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import tarfile
@@ -13,8 +12,8 @@ from pathlib import Path
 import pytest
 from rigging.registry.client import RegistryClient
 
-from rigging import mediatypes as mt
 from tests.packages import make_package
+from tests.support.raw_package import push_raw_package
 
 
 @pytest.fixture(autouse=True)
@@ -86,28 +85,7 @@ def _pax_bomb() -> tarfile.TarInfo:
 
 def _push_hostile(client: RegistryClient, repository: str, layer: bytes, declared_size: int | None = None) -> None:
     config = json.dumps({"name": "acme/hostile", "version": "1.0.0"}).encode()
-    blobs = [config, layer]
-    for blob in blobs:
-        client.upload_blob(repository, "sha256:" + hashlib.sha256(blob).hexdigest(), blob)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "artifactType": mt.ARTIFACT_TYPE,
-        "config": {
-            "mediaType": mt.CONFIG,
-            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
-            "size": len(config),
-        },
-        "layers": [
-            {
-                "mediaType": mt.CONTENT_LAYER,
-                "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
-                "size": declared_size if declared_size is not None else len(layer),
-                "annotations": {mt.ANN_TITLE: "hostile"},
-            }
-        ],
-    }
-    client.put_manifest(repository, "1.0.0", json.dumps(manifest).encode(), mt.OCI_MANIFEST)
+    push_raw_package(client, repository, "1.0.0", config, layer, "hostile", declared_size=declared_size)
 
 
 HOSTILE = {

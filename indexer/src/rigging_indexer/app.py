@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
 import threading
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from rigging import __version__ as core_version
 from rigging_indexer import jobs, store
 from rigging_indexer.crawler import USER_AGENT, Crawler
+from rigging_indexer.db import search_generation
 from rigging_indexer.models import CrawlJob, Dependency, Package, Repository, Source, Version
+from rigging_indexer.result_cache import ResultCache
 from rigging_indexer.search import search
 
 
@@ -26,11 +31,13 @@ class Settings:
         sources: list[str] | None = None,
         webhook_secret: str | None = None,
         ca_file: str | None = None,
+        cache_entries: int = 10_000,
     ) -> None:
         self.sessions = sessions
         self.sources = sources or []
         self.webhook_secret = webhook_secret
         self.ca_file = ca_file
+        self.cache_entries = cache_entries  # 0 turns the search result cache off
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -43,6 +50,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     crawler_lock = threading.Lock()
     crawler = Crawler(settings.sessions, ca_file=settings.ca_file, concurrency=2)
+    engine = settings.sessions.kw["bind"]
+    cache = ResultCache(lambda: search_generation(engine), entries=settings.cache_entries)
+    app.state.search_cache = cache
 
     def session() -> Any:
         with settings.sessions() as s:
@@ -53,9 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
         s.execute(text("SELECT 1"))
         return {"status": "ok", "service": "rigging-indexer", "version": core_version}
 
-    @app.get("/api/v1/packages")
-    def search_packages(
-        s: Session = Depends(session),
+    @app.get("/api/v1/packages", responses={200: {"description": "{query, results: [hit…]}, best first"}})
+    async def search_packages(
         q: str = "",
         namespace: str | None = None,
         keyword: str | None = None,
@@ -63,11 +72,35 @@ def create_app(settings: Settings) -> FastAPI:
         target: str | None = None,
         limit: int = Query(20, ge=1, le=100),
         offset: int = Query(0, ge=0),
-    ) -> dict[str, Any]:
-        hits = search(
-            s, q, namespace=namespace, keyword=keyword, signed=signed, target=target, limit=limit, offset=offset
-        )
-        return {"query": q, "results": [h.as_dict() for h in hits]}
+    ) -> Response:
+        key = (q, namespace, keyword, signed, target, limit, offset)
+        generation, body = cache.get(key)
+        if body is None:
+            body = await _computed(generation, key)
+        return Response(body, media_type="application/json")
+
+    computing: dict[tuple, asyncio.Future[bytes]] = {}
+
+    async def _computed(generation: int, key: tuple) -> bytes:
+        """One database query per (generation, query) however many clients ask at once: a popular
+        query missing the cache would otherwise be computed by every request that arrives meanwhile."""
+        flight = (generation, key)
+        future = computing.get(flight)
+        if future is None:  # the database work runs off the event loop
+            future = computing[flight] = asyncio.ensure_future(run_in_threadpool(_search_body, key))
+            future.add_done_callback(lambda _: computing.pop(flight, None))
+            body = await asyncio.shield(future)
+            cache.put(key, generation, body)
+            return body
+        return await asyncio.shield(future)
+
+    def _search_body(key: tuple) -> bytes:
+        q, namespace, keyword, signed, target, limit, offset = key
+        with settings.sessions() as s:
+            hits = search(
+                s, q, namespace=namespace, keyword=keyword, signed=signed, target=target, limit=limit, offset=offset
+            )
+        return json.dumps({"query": q, "results": [h.as_dict() for h in hits]}, separators=(",", ":")).encode()
 
     def _package(s: Session, namespace: str, name: str) -> Package:
         package = s.scalar(select(Package).where(Package.name == f"{namespace}/{name}"))
@@ -185,8 +218,6 @@ def create_app(settings: Settings) -> FastAPI:
             events = list(body.get("events") or [])
         except (ValueError, AttributeError):
             raise HTTPException(400, "body is not a distribution notification envelope") from None
-        import asyncio
-
         return await asyncio.to_thread(_apply_events, events)
 
     def _apply_events(events: list[dict[str, Any]]) -> dict[str, int]:
@@ -211,6 +242,7 @@ def create_app(settings: Settings) -> FastAPI:
                 with crawler_lock:
                     if crawler.index_push(source, repository, target.get("tag"), digest):
                         indexed += 1
+                cache.invalidate()
         return {"indexed": indexed, "downloads": downloads}
 
     def _source_for(url: str, repository: str) -> str | None:
@@ -226,6 +258,25 @@ def create_app(settings: Settings) -> FastAPI:
         return None
 
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app `rigging-indexer serve` runs in each worker process, from the settings it exported."""
+    import os
+
+    from rigging_indexer.db import make_engine, sessions
+    from rigging_indexer.main import SERVE_SETTINGS
+
+    values = json.loads(os.environ[SERVE_SETTINGS])
+    return create_app(
+        Settings(
+            sessions(make_engine(values["database"])),
+            sources=values["sources"],
+            webhook_secret=values["webhook_secret"],
+            ca_file=values["ca_file"],
+            cache_entries=values["cache_entries"],
+        )
+    )
 
 
 def _is_manifest(media_type: str | None) -> bool:

@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from rigging.archive import iter_layer
+from rigging.archive import MAX_TAR_BYTES, iter_layer
+from rigging.digests import canonical_json, sha256_digest
 from rigging.errors import RiggingError
-from rigging.registry.client import RegistryClient
+from rigging.package_files import MANIFEST_FILE
+from rigging.registry.client import MAX_MANIFEST_BYTES, RegistryClient
 from rigging.registry.errors import RegistryError
 from rigging.transfer import Package, parse_package_manifest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rigging import mediatypes as mt
 from rigging_indexer import jobs, store
-from rigging_indexer.models import Source, Version
+from rigging_indexer.models import Source
 
 SIGNATURE_TAG_SUFFIX = ".sig"
 USER_AGENT = "rigging-indexer/0.1"  # registry events from our own reads are not downloads
@@ -64,28 +66,41 @@ class Crawler:
         *,
         worker: str | None = None,
         lease_seconds: float = 60,
-        concurrency: int = 4,
+        concurrency: int = 8,
+        batch: int = 8,
         ca_file: str | None = None,
     ) -> None:
         self.sessions = sessions
         self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
         self.lease_seconds = lease_seconds
         self.concurrency = concurrency
+        self.batch = batch  # jobs a thread claims at once: one claim and one finish per batch
         self.ca_file = ca_file
         self.clients: dict[str, RegistryClient] = {}
         self.referrers_api: dict[str, bool] = {}
+        self.source_urls: dict[int, str] = {}
+        self.source_ids: dict[str, int] = {}
         self.stats = CrawlStats()
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         for client in self.clients.values():
             client.close()
 
     def client(self, scheme: str, host: str) -> RegistryClient:
-        if host not in self.clients:
-            self.clients[host] = RegistryClient(
-                host, plain_http=scheme == "http", ca_bundle=self.ca_file, user_agent=USER_AGENT
-            )
-        return self.clients[host]
+        with self._lock:
+            if host not in self.clients:
+                self.clients[host] = RegistryClient(
+                    host, plain_http=scheme == "http", ca_bundle=self.ca_file, user_agent=USER_AGENT
+                )
+            return self.clients[host]
+
+    def _count(self, error: str | None = None, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
+            if error:
+                self.stats.errors.append(error)
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -109,39 +124,48 @@ class Crawler:
     def run(self, *, wait_for_leases: bool = True) -> CrawlStats:
         """Work until no job is left (expired leases of killed workers included)."""
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            while True:
-                batch = []
-                with self.sessions() as session:
-                    for _ in range(self.concurrency):
-                        job = jobs.claim(session, self.worker, self.lease_seconds)
-                        if job is None:
-                            break
-                        batch.append((job.id, job.source_id, job.path))
-                    waiting = not batch and wait_for_leases and jobs.running(session) > 0
-                if not batch:
-                    if waiting:  # a killed worker's job: its lease will run out
-                        time.sleep(min(1.0, self.lease_seconds / 4))
-                        continue
-                    return self.stats
-                list(pool.map(lambda job: self._run_job(*job), batch))
+            for done in [pool.submit(self._work, wait_for_leases) for _ in range(self.concurrency)]:
+                done.result()
+        return self.stats
 
-    def _run_job(self, job_id: int, source_id: int, path: str) -> None:
-        error = None
-        try:
+    def _work(self, wait_for_leases: bool) -> None:
+        while True:
             with self.sessions() as session:
-                url = session.get(Source, source_id).url  # type: ignore[union-attr]
-            self.crawl_repository(url, path)
+                claimed = jobs.claim(session, self.worker, self.lease_seconds, self.batch)
+                waiting = not claimed and wait_for_leases and jobs.running(session, besides=self.worker) > 0
+            if not claimed:
+                if waiting:  # another (perhaps killed) worker's job: its lease will run out
+                    time.sleep(min(1.0, self.lease_seconds / 4))
+                    continue
+                return
+            outcomes = {job_id: self._run_job(source_id, path) for job_id, source_id, path in claimed}
+            with self.sessions() as session:
+                jobs.finish(session, outcomes)
+
+    def _run_job(self, source_id: int, path: str) -> str | None:
+        try:
+            self.crawl_repository(self._source_url(source_id), path)
         except (RiggingError, OSError) as exc:
-            error = str(exc)
-            self.stats.errors.append(f"{path}: {exc}")
-        with self.sessions() as session:
-            jobs.finish(session, job_id, error)
+            self._count(error=f"{path}: {exc}")
+            return str(exc)
+        return None
+
+    def _source_id(self, session: Session, url: str) -> int:
+        if url not in self.source_ids:
+            self.source_ids[url] = store.source_id(session, url)
+        return self.source_ids[url]
+
+    def _source_url(self, source_id: int) -> str:
+        if source_id not in self.source_urls:
+            with self.sessions() as session:
+                self.source_urls[source_id] = session.get(Source, source_id).url  # type: ignore[union-attr]
+        return self.source_urls[source_id]
 
     # -- one repository ----------------------------------------------------------------------
 
     def crawl_repository(self, url: str, path: str) -> None:
         kind, where, _ = parse_source(url)
-        self.stats.repositories += 1
+        self._count(repositories=1)
         if kind == "layout":
             self._crawl_layout(url, Path(where))
             return
@@ -153,73 +177,69 @@ class Crawler:
                 raise
             tags = []
         with self.sessions() as session:
-            repo = store.repository(session, store.source(session, url), path)
-            known = store.known_tags(session, repo)
-            indexed = set(
-                session.scalars(
-                    select(Version.manifest_digest).where(
-                        Version.manifest_digest.in_(set(known.values())), Version.deleted.is_(False)
-                    )
-                )
-            )
-            # digests of known tags that were never packages (other images): unchanged as well
-            ever_indexed = set(
-                session.scalars(select(Version.manifest_digest).where(Version.manifest_digest.in_(set(known.values()))))
-            )
+            repo_id = store.repository_id(session, self._source_id(session, url), path)
+            known = store.tag_states(session, repo_id)
             session.commit()
-        changed: list[tuple[str, str]] = []
+        changed: dict[str, str | None] = {}
+        unchanged = 0
         for tag in tags:  # an unchanged tag costs one HEAD and nothing else
             if tag not in known and not _signature_tag(tag):
-                changed.append((tag, None))  # new: its GET tells the digest, so no HEAD first
+                changed[tag] = None  # new: its GET tells the digest, so no HEAD first
                 continue
             digest = client.head_manifest(path, tag)
             if digest is None:
                 continue
-            if known.get(tag) == digest and (digest in indexed or _signature_tag(tag) or digest not in ever_indexed):
-                self.stats.unchanged += 1
+            previous = known.get(tag)
+            if previous is not None and previous.digest == digest and not previous.deleted:
+                unchanged += 1
             else:
-                changed.append((tag, digest))
-        if changed:
-            with self.sessions() as session:
-                repo = store.repository(session, store.source(session, url), path)
-                for tag, digest in changed:
-                    if not _signature_tag(tag):
-                        item, digest = self._read_registry_package(client, f"{where}/{path}", path, tag, digest, tags)
-                        if item is None:
-                            self.stats.skipped += 1
-                        else:
-                            store.upsert_version(session, repo, item)
-                            self.stats.indexed += 1
-                    assert digest is not None
-                    store.set_tag(session, repo, tag, digest)
-                session.commit()  # one transaction per repository: a killed worker's job is simply redone
-        self._finish_repository(url, path, set(tags))
-
-    def _finish_repository(self, url: str, path: str, tags: set[str]) -> None:
+                changed[tag] = digest
+        self._count(unchanged=unchanged)
+        gone = set(known) - set(tags)
+        if not changed and not gone:
+            return  # nothing to write: an unchanged repository costs no transaction
+        items, digests, errors = [], {}, []
+        for tag, digest in changed.items():
+            if _signature_tag(tag):
+                digests[tag] = digest
+                continue
+            try:
+                item, digests[tag] = self._read_registry_package(client, f"{where}/{path}", path, tag, digest, tags)
+            except RiggingError as exc:  # this version only; the others are still indexed
+                errors.append(f"{path}:{tag}: {exc}")
+                continue
+            if item is None:
+                self._count(skipped=1)
+            else:
+                items.append(item)
+        moved = any(tag in known for tag in digests)
         with self.sessions() as session:
-            repo = store.repository(session, store.source(session, url), path)
-            store.drop_tags(session, repo, set(store.known_tags(session, repo)) - tags)
-            for row in session.scalars(select(Version).where(Version.repository_id == repo.id)):
-                row.signed_by = _signatures(row.manifest_digest, tags, row.signed_by)
-            ids = {r.package_id for r in session.scalars(select(Version).where(Version.repository_id == repo.id))}
-            store.refresh_latest(session, ids)
-            session.commit()
+            _write_repository(session, repo_id, items, digests, set(tags), gone, retagged=moved)
+            session.commit()  # one transaction per repository: a killed worker's job is simply redone
+        self._count(indexed=len(items))
+        if errors:
+            raise RiggingError("; ".join(errors))
 
     def _read_registry_package(
         self, client: RegistryClient, where: str, path: str, tag: str, digest: str | None, tags: list[str] | set[str]
     ) -> tuple[store.IndexedVersion | None, str]:
         """(what to index, or None for other artifacts; the manifest's digest)."""
         data, _, actual = client.get_manifest(path, digest or tag)
-        self.stats.manifests_fetched += 1
+        self._count(manifests_fetched=1)
         try:
             package = parse_package_manifest(data, f"{where}:{tag}")
         except RiggingError:
             return None, actual  # another kind of artifact or image: not ours to index
-        with tempfile.TemporaryDirectory() as tmp:
-            config_path, content_path = Path(tmp) / "config", Path(tmp) / "content"
-            client.download_blob(path, package.config.digest, package.config.size, config_path)
-            client.download_blob(path, package.content_layer.digest, package.content_layer.size, content_path)
-            item = _indexed(package, actual, config_path.read_bytes(), content_path, set(tags))
+        for blob, cap in ((package.config, MAX_MANIFEST_BYTES), (package.content_layer, MAX_TAR_BYTES)):
+            if blob.size > cap:
+                raise RiggingError(f"{where}:{tag}: blob {blob.digest} is {blob.size} bytes, over the {cap} cap")
+        content = client.fetch_blob(path, package.content_layer.digest, package.content_layer.size)
+        title = package.annotated_content_title()
+        layer = _read_layer(content, title, f"{where}:{tag} content layer") if title else None
+        config = _config_in_layer(package, layer) if layer else None
+        if config is None:
+            config = client.fetch_blob(path, package.config.digest, package.config.size)
+        item = _indexed(package, actual, config, layer or content, set(tags))
         if actual.replace(":", "-") not in tags and self._has_referrers_api(client, path, actual):
             referrers = client.referrers_api(path, actual) or []
             if any(r.get("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json" for r in referrers):
@@ -238,27 +258,26 @@ class Crawler:
         layout = LayoutStore(root)
         tags = set(layout.tags())
         with self.sessions() as session:
-            repo = store.repository(session, store.source(session, url), "")
-            known = store.known_tags(session, repo)
+            repo_id = store.repository_id(session, store.source_id(session, url), "")
+            known = store.tag_states(session, repo_id)
+            items, digests = [], {}
             for tag in sorted(tags):
                 data, _, digest = layout.get_manifest(tag)
-                if known.get(tag) == digest:
-                    self.stats.unchanged += 1
+                if tag in known and known[tag].digest == digest and not known[tag].deleted:
+                    self._count(unchanged=1)
                     continue
+                digests[tag] = digest
                 try:
                     package = parse_package_manifest(data, f"{url}:{tag}")
                 except RiggingError:
-                    self.stats.skipped += 1
-                    store.set_tag(session, repo, tag, digest)
+                    self._count(skipped=1)
                     continue
                 config = layout.layout.read_blob(package.config.digest, package.config.size)
-                content = layout.layout.blob_path(package.content_layer.digest)
-                layout.layout.read_blob(package.content_layer.digest, package.content_layer.size)  # verifies
-                store.upsert_version(session, repo, _indexed(package, digest, config, content, tags))
-                store.set_tag(session, repo, tag, digest)
-                self.stats.indexed += 1
+                content = layout.layout.read_blob(package.content_layer.digest, package.content_layer.size)
+                items.append(_indexed(package, digest, config, content, tags))
+            _write_repository(session, repo_id, items, digests, tags, set(known) - tags)
             session.commit()
-        self._finish_repository(url, "", tags)
+        self._count(indexed=len(items))
 
     # -- webhooks ----------------------------------------------------------------------------
 
@@ -269,15 +288,62 @@ class Crawler:
         tags = set(client.tags(path))
         item, _ = self._read_registry_package(client, f"{where}/{path}", path, tag or digest, digest, tags)
         with self.sessions() as session:
-            repo = store.repository(session, store.source(session, url), path)
-            if item is not None:
-                store.upsert_version(session, repo, item)
-            if tag:
-                store.set_tag(session, repo, tag, digest)
+            repo_id = store.repository_id(session, store.source_id(session, url), path)
+            gone = set(store.known_tags(session, repo_id)) - tags
+            _write_repository(session, repo_id, [item] if item else [], {tag: digest} if tag else {}, tags, gone)
             session.commit()
-        if item is not None:
-            self._finish_repository(url, path, tags)
         return item is not None
+
+
+def crawl_in_processes(crawler: Crawler, database: str, processes: int, **options: Any) -> CrawlStats:
+    """Work through the queued jobs with `crawler` here and `processes - 1` more crawler processes
+    (the GIL holds one process to about one core; the job table already shares the work)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # no forked copies of open connections
+    with ProcessPoolExecutor(processes - 1, mp_context=context) as pool:
+        others = [pool.submit(_crawl_process, database, options) for _ in range(processes - 1)]
+        total = crawler.run()  # while the others start up
+        for other in others:
+            stats = other.result()
+            for name in ("repositories", "indexed", "unchanged", "skipped", "manifests_fetched"):
+                setattr(total, name, getattr(total, name) + getattr(stats, name))
+            total.errors.extend(stats.errors)
+    return total
+
+
+def _crawl_process(database: str, options: dict[str, Any]) -> CrawlStats:
+    from rigging_indexer.db import make_engine, sessions
+
+    engine = make_engine(database)
+    crawler = Crawler(sessions(engine), **options)
+    try:
+        return crawler.run()
+    finally:
+        crawler.close()
+        engine.dispose()
+
+
+def _write_repository(
+    session: Session,
+    repo_id: int,
+    items: list[store.IndexedVersion],
+    digests: dict[str, str],
+    tags: set[str],
+    gone: set[str],
+    *,
+    retagged: bool = True,
+) -> None:
+    """A repository's changes in one go: new versions, moved tags, forgotten tags (and the versions
+    no tag names any more), signatures read from the tag list, latest versions and documents."""
+    affected = {package for _, package in store.upsert_versions(session, repo_id, items).values()}
+    store.set_tags(session, repo_id, digests)
+    if gone or retagged:  # only then can a version have lost its last tag
+        affected |= store.drop_tags(session, repo_id, gone)
+    if any(_signature_tag(tag) for tag in (*digests, *gone)):  # a signature came or went
+        affected |= store.set_signatures(session, repo_id, lambda digest, found: _signatures(digest, tags, found))
+    store.refresh_latest_on(session, affected)
 
 
 def _signatures(digest: str, tags: set[str], found: list[str] | None) -> list[str]:
@@ -291,21 +357,51 @@ def _signatures(digest: str, tags: set[str], found: list[str] | None) -> list[st
     return sorted(kinds)
 
 
-def _indexed(package: Package, digest: str, config_bytes: bytes, content: Path, tags: set[str]) -> store.IndexedVersion:
-    try:
-        config = json.loads(config_bytes)
-    except ValueError:
-        raise RiggingError(f"{digest}: package config is not JSON") from None
-    name = str(config.get("name", ""))
-    title = package.content_title(name)
-    files, readme, size = [], "", 0
-    for rel, data in iter_layer(content, title, label=f"{name} content layer"):
+class _Layer:
+    """What the index keeps of a content layer."""
+
+    def __init__(self, files: list[str], readme: str, size: int, manifest_file: bytes | None) -> None:
+        self.files, self.readme, self.size, self.manifest_file = files, readme, size, manifest_file
+
+
+def _read_layer(content: bytes, title: str, label: str) -> _Layer:
+    files, readme, size, manifest_file = [], "", 0, None
+    for rel, data in iter_layer(content, title, label=label):
         if rel.endswith("/"):
             continue
         files.append(rel)
         size += len(data)
         if rel == "README.md":
             readme = data.decode("utf-8", "replace")
+        elif rel == MANIFEST_FILE:
+            manifest_file = data
+    return _Layer(sorted(files), readme, size, manifest_file)
+
+
+def _config_in_layer(package: Package, layer: _Layer) -> bytes | None:
+    """The config blob without downloading it: `rigging pack` writes the config as the canonical
+    form of the layer's rigging.json, so when that form hashes to the config's digest it *is* the
+    config (verified, not trusted). None when it does not; the caller then fetches the config."""
+    if layer.manifest_file is None:
+        return None
+    try:
+        candidate = canonical_json(json.loads(layer.manifest_file))
+    except ValueError:
+        return None
+    if len(candidate) != package.config.size or sha256_digest(candidate) != package.config.digest:
+        return None
+    return candidate
+
+
+def _indexed(
+    package: Package, digest: str, config_bytes: bytes, content: bytes | _Layer, tags: set[str]
+) -> store.IndexedVersion:
+    try:
+        config = json.loads(config_bytes)
+    except ValueError:
+        raise RiggingError(f"{digest}: package config is not JSON") from None
+    name = str(config.get("name", ""))
+    layer = content if isinstance(content, _Layer) else _read_layer(content, package.content_title(name), name)
     return store.IndexedVersion(
         name=name,
         version=str(config.get("version", "")),
@@ -313,9 +409,9 @@ def _indexed(package: Package, digest: str, config_bytes: bytes, content: Path, 
         content_digest=package.content_layer.digest,
         content_size=package.content_layer.size,
         config=config,
-        readme=readme,
-        files=sorted(files),
-        size=size,
+        readme=layer.readme,
+        files=layer.files,
+        size=layer.size,
         signed_by=_signatures(digest, tags, []),
         created=package.annotations.get(mt.ANN_CREATED),
     )

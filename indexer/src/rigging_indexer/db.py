@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///rigging-index.db"
+SEARCH_CHANGED = "rigging.search_changed"  # Session.info flag: this transaction rewrote search documents
 
 
 def normalise_url(url: str) -> str:
@@ -32,7 +33,7 @@ def make_engine(url: str) -> Engine:
             connection.create_function("ln", 1, math.log, deterministic=True)  # search's download boost
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def migrate(engine: Engine) -> None:
@@ -47,4 +48,18 @@ def migrate(engine: Engine) -> None:
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+
+    @event.listens_for(factory, "before_commit")
+    def _bump_search_generation(session: Session) -> None:
+        # In the same transaction as the documents, and last, so readers see both at once and
+        # concurrent writers wait on the row only for the moment of their commit.
+        if session.info.pop(SEARCH_CHANGED, False):
+            session.execute(text("UPDATE search_state SET generation = generation + 1 WHERE id = 1"))
+
+    return factory
+
+
+def search_generation(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT generation FROM search_state WHERE id = 1")).scalar_one()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from rigging_indexer.models import CrawlJob
@@ -29,35 +29,37 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns naive datetimes
 
 
-def claim(session: Session, worker: str, lease_seconds: float) -> CrawlJob | None:
-    """Take one queued job, or a running one whose lease expired; None when there is none."""
-    lease = now() + timedelta(seconds=lease_seconds)
+def claim(session: Session, worker: str, lease_seconds: float, count: int = 1) -> list[tuple[int, int, str]]:
+    """Take up to `count` queued jobs, or running ones whose lease expired: (id, source id, path).
+    One statement: claiming a job at a time was a round trip per repository."""
+    moment = now()
     skip_locked = " FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
-    row = session.execute(
+    rows = session.execute(
         text(
-            "SELECT id FROM crawl_jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < :now) "
-            f"ORDER BY id LIMIT 1{skip_locked}"
+            "UPDATE crawl_jobs SET state = 'running', lease_until = :lease, worker = :worker, "
+            "attempts = attempts + 1, updated = :now WHERE id IN (SELECT id FROM crawl_jobs "
+            "WHERE state = 'queued' OR (state = 'running' AND lease_until < :now) "
+            f"ORDER BY id LIMIT :count{skip_locked}) RETURNING id, source_id, path"
         ),
-        {"now": now()},
-    ).first()
-    if row is None:
-        session.commit()
-        return None
-    session.execute(
-        update(CrawlJob)
-        .where(CrawlJob.id == row.id)
-        .values(state="running", lease_until=lease, worker=worker, attempts=CrawlJob.attempts + 1, updated=now())
-    )
+        {"lease": moment + timedelta(seconds=lease_seconds), "worker": worker, "now": moment, "count": count},
+    ).all()
     session.commit()
-    return session.get(CrawlJob, row.id)
+    return sorted((row.id, row.source_id, row.path) for row in rows)
 
 
-def finish(session: Session, job_id: int, error: str | None = None) -> None:
-    session.execute(
-        update(CrawlJob)
-        .where(CrawlJob.id == job_id)
-        .values(state="failed" if error else "done", error=error, lease_until=None, updated=now())
-    )
+def finish(session: Session, outcomes: dict[int, str | None]) -> None:
+    """Mark jobs done, or failed with their error."""
+    if outcomes:
+        session.execute(
+            text(
+                "UPDATE crawl_jobs SET state = :state, error = :error, lease_until = NULL, updated = :now "
+                "WHERE id = :id"
+            ),
+            [
+                {"id": job, "state": "failed" if error else "done", "error": error, "now": now()}
+                for job, error in outcomes.items()
+            ],
+        )
     session.commit()
 
 
@@ -73,5 +75,8 @@ def pending(session: Session) -> int:
     )
 
 
-def running(session: Session) -> int:
-    return session.scalar(text("SELECT count(*) FROM crawl_jobs WHERE state = 'running'")) or 0
+def running(session: Session, besides: str | None = None) -> int:
+    """Jobs claimed and not finished (by workers other than `besides`)."""
+    others = " AND (worker IS NULL OR worker <> :besides)" if besides else ""
+    query = text(f"SELECT count(*) FROM crawl_jobs WHERE state = 'running'{others}")
+    return session.scalar(query, {"besides": besides}) or 0

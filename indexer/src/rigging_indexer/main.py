@@ -21,6 +21,8 @@ from pathlib import Path
 
 from rigging_indexer.db import DEFAULT_URL
 
+SERVE_SETTINGS = "RIGGING_INDEXER_SERVE_SETTINGS"
+
 
 def _settings(args: argparse.Namespace) -> dict:
     config: dict = {}
@@ -52,11 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--webhook-secret", help="shared secret registries send as 'Authorization: Bearer …'")
+    serve.add_argument("--workers", type=int, default=1, help="server processes (one per core is a good start)")
+    serve.add_argument(
+        "--cache-entries", type=int, default=10_000, help="search responses cached per process (0 turns it off)"
+    )
     crawl = sub.add_parser("crawl", parents=[common], help="crawl the sources into the index")
     crawl.add_argument("--once", action="store_true", help="crawl once and exit")
     crawl.add_argument("--interval", type=float, default=300, help="seconds between crawls (without --once)")
     crawl.add_argument("--lease-seconds", type=float, default=60, help="how long a claimed job stays claimed")
-    crawl.add_argument("--concurrency", type=int, default=4, help="repositories crawled at once")
+    crawl.add_argument("--concurrency", type=int, default=8, help="repositories crawled at once, per process")
+    crawl.add_argument("--processes", type=int, default=1, help="crawler processes (up to one per core)")
     sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
     args = parser.parse_args(argv)
     settings = _settings(args)
@@ -75,17 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             import uvicorn
 
-            from rigging_indexer.app import Settings, create_app
-
-            app = create_app(
-                Settings(
-                    factory,
-                    sources=settings["sources"],
-                    webhook_secret=settings["webhook_secret"],
-                    ca_file=settings["ca_file"],
-                )
+            # Each worker process builds its app from these settings (secrets stay out of argv).
+            os.environ[SERVE_SETTINGS] = json.dumps({**settings, "cache_entries": args.cache_entries})
+            uvicorn.run(
+                "rigging_indexer.app:from_environment",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level="warning",
             )
-            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
             return 0
         if not settings["sources"]:
             print(
@@ -93,16 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        from rigging_indexer.crawler import Crawler
+        from rigging_indexer.crawler import Crawler, crawl_in_processes
 
+        options = {"lease_seconds": args.lease_seconds, "concurrency": args.concurrency, "ca_file": settings["ca_file"]}
         while True:
-            crawler = Crawler(
-                factory, lease_seconds=args.lease_seconds, concurrency=args.concurrency, ca_file=settings["ca_file"]
-            )
+            crawler = Crawler(factory, **options)
             try:
                 for source in settings["sources"]:
                     crawler.enqueue(source)
-                stats = crawler.run()
+                stats = (
+                    crawl_in_processes(crawler, settings["database"], args.processes, **options)
+                    if args.processes > 1
+                    else crawler.run()
+                )
             finally:
                 crawler.close()
             print(

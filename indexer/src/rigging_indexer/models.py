@@ -63,6 +63,24 @@ class Version(Base):
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class SearchDocument(Base):
+    """What search reads: one row per package, for its latest visible version only, so a query
+    ranks packages rather than every version ever published. The text index beside it is a
+    tsvector column (PostgreSQL) or the FTS5 table `document_text` keyed by package id (SQLite)."""
+
+    __tablename__ = "search_documents"
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    namespace: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[list] = mapped_column(JSON, default=list)
+    targets: Mapped[list] = mapped_column(JSON, default=list)
+    signed: Mapped[bool] = mapped_column(Boolean, default=False)
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0)  # the package's, copied: ranking needs no join
+
+
 class Tag(Base):
     __tablename__ = "tags"
     __table_args__ = (UniqueConstraint("repository_id", "tag"),)

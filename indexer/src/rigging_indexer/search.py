@@ -34,11 +34,9 @@ class Hit:
         return self.__dict__.copy()
 
 
-_COLUMNS = "p.name, v.version, v.description, v.keywords, v.targets, v.signed_by, p.downloads"
-_VISIBLE = "p.latest_version_id = v.id AND v.quarantined = :false AND v.deleted = :false"
+_COLUMNS = "d.name, d.version, d.description, d.keywords, d.targets, d.signed, d.downloads"
 _SCORE = (
-    "{relevance} * (CASE WHEN json_array_length(v.signed_by) > 0 THEN 1.5 ELSE 1.0 END)"
-    " * (1.0 + ln(1.0 + p.downloads) / 10.0)"
+    "{relevance} * (CASE WHEN d.signed THEN 1.5 ELSE 1.0 END) * (1.0 + ln(1.0 + CAST(d.downloads AS FLOAT)) / 10.0)"
 )
 # websearch syntax (quotes, -, or) kept; every lexeme becomes a prefix match ('word' -> 'word':*)
 _PG_QUERY = (
@@ -57,25 +55,26 @@ def _filters(
 ) -> str:
     clauses = ""
     if namespace:
-        clauses += " AND p.namespace = :namespace"
+        clauses += " AND d.namespace = :namespace"
         params["namespace"] = namespace
     if keyword:
         clauses += (
-            " AND v.keywords::jsonb ? :keyword"
+            " AND d.keywords::jsonb ? :keyword"
             if pg
-            else " AND EXISTS (SELECT 1 FROM json_each(v.keywords) WHERE value = :keyword)"
+            else " AND EXISTS (SELECT 1 FROM json_each(d.keywords) WHERE value = :keyword)"
         )
         params["keyword"] = keyword
     if target:  # a package that names no targets supports all of them
         clauses += (
-            " AND (json_array_length(v.targets) = 0 OR v.targets::jsonb ? :target)"
+            " AND (json_array_length(d.targets) = 0 OR d.targets::jsonb ? :target)"
             if pg
-            else " AND (json_array_length(v.targets) = 0 OR EXISTS "
-            "(SELECT 1 FROM json_each(v.targets) WHERE value = :target))"
+            else " AND (json_array_length(d.targets) = 0 OR EXISTS "
+            "(SELECT 1 FROM json_each(d.targets) WHERE value = :target))"
         )
         params["target"] = target
     if signed is not None:
-        clauses += " AND json_array_length(v.signed_by) " + ("> 0" if signed else "= 0")
+        clauses += " AND d.signed = :signed"
+        params["signed"] = signed
     return clauses
 
 
@@ -90,30 +89,29 @@ def search(
     limit: int = 20,
     offset: int = 0,
 ) -> list[Hit]:
-    params: dict[str, Any] = {"false": False, "limit": limit, "offset": offset}
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     pg = session.get_bind().dialect.name == "postgresql"
     filters = _filters(pg, namespace, keyword, signed, target, params)
-    order = "ORDER BY score DESC, p.name LIMIT :limit OFFSET :offset"
+    order = "ORDER BY score DESC, d.name LIMIT :limit OFFSET :offset"
     terms = re.findall(r"\w+", query.lower())
+    documents = "search_documents d"
     # Assembled from constant fragments only; every value is a bound parameter.
     if not terms:
-        sql = (
-            f"SELECT {_COLUMNS}, {_SCORE.format(relevance='1.0')} AS score "
-            f"FROM versions v JOIN packages p ON {_VISIBLE} WHERE 1 = 1{filters} {order}"
-        )
+        score = _SCORE.format(relevance="1.0")
+        sql = f"SELECT {_COLUMNS}, {score} AS score FROM {documents} WHERE 1 = 1{filters} {order}"
     elif pg:
         params["q"] = query
         sql = (
-            f"SELECT {_COLUMNS}, {_SCORE.format(relevance='ts_rank(v.search, q.tsq)')} AS score "
-            f"FROM versions v JOIN packages p ON {_VISIBLE}, {_PG_QUERY} WHERE v.search @@ q.tsq{filters} {order}"
+            f"SELECT {_COLUMNS}, {_SCORE.format(relevance='ts_rank(d.document, q.tsq)')} AS score "
+            f"FROM {documents}, {_PG_QUERY} WHERE d.document @@ q.tsq{filters} {order}"
         )
     else:
         params["q"] = " AND ".join(f'"{term}"*' for term in terms)
-        relevance = "(-bm25(version_search, 10.0, 5.0, 2.0, 1.0))"
+        relevance = "(-bm25(document_text, 10.0, 5.0, 2.0, 1.0))"
         sql = (
-            f"SELECT {_COLUMNS}, {_SCORE.format(relevance=relevance)} AS score FROM version_search "
-            f"JOIN versions v ON v.id = version_search.rowid JOIN packages p ON {_VISIBLE} "
-            f"WHERE version_search MATCH :q{filters} {order}"
+            f"SELECT {_COLUMNS}, {_SCORE.format(relevance=relevance)} AS score FROM document_text "
+            "JOIN search_documents d ON d.package_id = document_text.rowid "
+            f"WHERE document_text MATCH :q{filters} {order}"
         )
     return [
         Hit(
@@ -122,7 +120,7 @@ def search(
             row.description,
             _json(row.keywords),
             _json(row.targets),
-            bool(_json(row.signed_by)),
+            bool(row.signed),
             int(row.downloads),
             float(row.score),
         )

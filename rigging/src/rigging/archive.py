@@ -38,14 +38,16 @@ class _Capped(io.RawIOBase):
         return len(data)
 
 
-def iter_layer(blob: Path, prefix: str, *, docs: bool = False, label: str = "layer") -> Iterator[tuple[str, bytes]]:
-    """(path, content) of every file in the tar.gz `blob` under `prefix/`, checked as untrusted:
+def iter_layer(
+    blob: Path | bytes, prefix: str, *, docs: bool = False, label: str = "layer"
+) -> Iterator[tuple[str, bytes]]:
+    """(path, content) of every file in the tar.gz `blob` (a file, or its bytes) under `prefix/`, checked as untrusted:
     safe paths only, regular files only, allowed kinds only, per-file and total caps, and a cap on
     decompressed bytes (compression bombs)."""
     total = count = 0
     try:
         with (
-            gzip.open(blob, "rb") as gz,
+            gzip.open(io.BytesIO(blob) if isinstance(blob, bytes) else blob, "rb") as gz,
             tarfile.open(fileobj=io.BufferedReader(_Capped(gz, MAX_TAR_BYTES, label)), mode="r|") as tar,
         ):
             for member in tar:

@@ -71,10 +71,13 @@ class Package:
 
     def content_title(self, name: str) -> str:
         """The folder the content layer's entries lie under (its ORAS title), else the short name."""
+        return self.annotated_content_title() or short_name(name)
+
+    def annotated_content_title(self) -> str | None:
         for layer in self.manifest.get("layers") or []:
             if layer.get("mediaType") == mt.CONTENT_LAYER and (layer.get("annotations") or {}).get(mt.ANN_TITLE):
                 return str(layer["annotations"][mt.ANN_TITLE])
-        return short_name(name)
+        return None
 
 
 def parse_package_manifest(data: bytes, where: str) -> Package:

@@ -403,43 +403,57 @@ class RegistryClient:
         def attempt() -> None:
             tmp = target.with_name(f".{target.name}.{os.getpid()}.{random.randrange(1 << 30)}.part")  # noqa: S311
             try:
-                response = self.request(
-                    "GET",
-                    f"/v2/{repository}/blobs/{digest}",
-                    [Scope(repository)],
-                    repository=repository,
-                    reference=digest,
-                    stream=True,
-                )
-                hasher, count = hashlib.sha256(), 0
-                with contextlib.closing(response), tmp.open("wb") as out:
-                    try:
-                        for chunk in response.iter_bytes(65536):
-                            count += len(chunk)
-                            if count > size:
-                                raise IntegrityError(
-                                    f"{self.host}: blob {digest} is larger than the {size} bytes its descriptor says"
-                                )
-                            hasher.update(chunk)
-                            out.write(chunk)
-                            if progress:
-                                progress(len(chunk))
-                    except httpx.TransportError as exc:
-                        raise TransientError(
-                            f"{self.host}: download of {digest} broke off ({type(exc).__name__})"
-                        ) from None
-                actual = "sha256:" + hasher.hexdigest()
-                if count != size or actual != digest:
-                    raise IntegrityError(
-                        f"{self.host}: blob {digest} failed verification "
-                        f"(got {count} bytes hashing to {actual}, expected {size} bytes)"
-                    )
+                with tmp.open("wb") as out:
+                    self._stream_blob(repository, digest, size, out.write, progress)
                 os.replace(tmp, target)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
 
         self.with_retries(attempt)
+
+    def fetch_blob(self, repository: str, digest: str, size: int) -> bytes:
+        """A small blob (a config, an indexed package's content) in memory, verified as download_blob does."""
+
+        def attempt() -> bytes:
+            parts: list[bytes] = []
+            self._stream_blob(repository, digest, size, parts.append, None)
+            return b"".join(parts)
+
+        return self.with_retries(attempt)
+
+    def _stream_blob(
+        self, repository: str, digest: str, size: int, sink: Callable[[bytes], object], progress: Progress | None
+    ) -> None:
+        response = self.request(
+            "GET",
+            f"/v2/{repository}/blobs/{digest}",
+            [Scope(repository)],
+            repository=repository,
+            reference=digest,
+            stream=True,
+        )
+        hasher, count = hashlib.sha256(), 0
+        with contextlib.closing(response):
+            try:
+                for chunk in response.iter_bytes(65536):
+                    count += len(chunk)
+                    if count > size:
+                        raise IntegrityError(
+                            f"{self.host}: blob {digest} is larger than the {size} bytes its descriptor says"
+                        )
+                    hasher.update(chunk)
+                    sink(chunk)
+                    if progress:
+                        progress(len(chunk))
+            except httpx.TransportError as exc:
+                raise TransientError(f"{self.host}: download of {digest} broke off ({type(exc).__name__})") from None
+        actual = "sha256:" + hasher.hexdigest()
+        if count != size or actual != digest:
+            raise IntegrityError(
+                f"{self.host}: blob {digest} failed verification "
+                f"(got {count} bytes hashing to {actual}, expected {size} bytes)"
+            )
 
     def upload_blob(
         self,

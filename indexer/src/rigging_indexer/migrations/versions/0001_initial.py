@@ -8,10 +8,12 @@ from rigging_indexer.models import Base
 revision = "0001"
 down_revision = None
 
+TABLES = ("sources", "repositories", "packages", "versions", "tags", "dependencies", "crawl_jobs")
+
 
 def upgrade() -> None:
     bind = op.get_bind()
-    Base.metadata.create_all(bind)
+    Base.metadata.create_all(bind, tables=[Base.metadata.tables[name] for name in TABLES])
     if bind.dialect.name == "postgresql":
         # weights: name A, keywords B, description C, README D
         op.execute("ALTER TABLE versions ADD COLUMN search tsvector")
@@ -27,4 +29,4 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         op.execute("DROP TABLE IF EXISTS version_search")
-    Base.metadata.drop_all(bind)
+    Base.metadata.drop_all(bind, tables=[Base.metadata.tables[name] for name in TABLES])
