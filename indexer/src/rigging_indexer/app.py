@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from rigging import __version__ as core_version
 from rigging_indexer import jobs, store
 from rigging_indexer.crawler import USER_AGENT, Crawler
-from rigging_indexer.db import search_generation
+from rigging_indexer.db import generation_reader
 from rigging_indexer.models import CrawlJob, Dependency, Package, Repository, Source, Version
 from rigging_indexer.result_cache import ResultCache
 from rigging_indexer.search import search
@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     crawler_lock = threading.Lock()
     crawler = Crawler(settings.sessions, ca_file=settings.ca_file, concurrency=2)
     engine = settings.sessions.kw["bind"]
-    cache = ResultCache(lambda: search_generation(engine), entries=settings.cache_entries)
+    cache = ResultCache(generation_reader(engine), entries=settings.cache_entries)
     app.state.search_cache = cache
 
     def session() -> Any:
@@ -79,9 +79,9 @@ def create_app(settings: Settings) -> FastAPI:
             body = await _computed(generation, key)
         return Response(body, media_type="application/json")
 
-    computing: dict[tuple, asyncio.Future[bytes]] = {}
+    computing: dict[tuple, asyncio.Future[bytes]] = {}  # (generation, query) -> its database query
 
-    async def _computed(generation: int, key: tuple) -> bytes:
+    async def _computed(generation: int | None, key: tuple) -> bytes:
         """One database query per (generation, query) however many clients ask at once: a popular
         query missing the cache would otherwise be computed by every request that arrives meanwhile."""
         flight = (generation, key)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///rigging-index.db"
@@ -60,6 +62,20 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
-def search_generation(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return connection.execute(text("SELECT generation FROM search_state WHERE id = 1")).scalar_one()
+def generation_reader(engine: Engine) -> Callable[[], int]:
+    """Reads the search generation on a connection of its own: taking one from the pool, which
+    busy searches can hold entirely, would stall the reader just when the cache matters most."""
+    held: list[Connection] = []
+    lock = threading.Lock()  # the watcher thread and a webhook's thread may both read
+
+    def read() -> int:
+        with lock:
+            if not held:
+                held.append(engine.connect().execution_options(isolation_level="AUTOCOMMIT"))
+            try:
+                return held[0].execute(text("SELECT generation FROM search_state WHERE id = 1")).scalar_one()
+            except Exception:
+                held.pop().close()  # reconnect next time
+                raise
+
+    return read
