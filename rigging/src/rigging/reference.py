@@ -55,12 +55,18 @@ class LayoutRef(_Pinned):
 Ref = RegistryRef | LayoutRef
 
 
+def _split_digest(text: str) -> tuple[str, str | None]:
+    """(the rest, the digest after '@' or None)."""
+    if "@" not in text:
+        return text, None
+    text, digest = text.rsplit("@", 1)
+    if not is_sha256_digest(digest):
+        raise UsageError(f"{digest!r} is not a sha256 digest (expected sha256: and 64 hex digits)")
+    return text, digest
+
+
 def _split_reference(text: str) -> tuple[str, str | None, str | None]:
-    digest = None
-    if "@" in text:
-        text, digest = text.rsplit("@", 1)
-        if not is_sha256_digest(digest):
-            raise UsageError(f"{digest!r} is not a sha256 digest (expected sha256: and 64 hex digits)")
+    text, digest = _split_digest(text)
     tag = None
     last = text.rsplit("/", 1)[-1]
     if ":" in last:
@@ -73,12 +79,7 @@ def _split_reference(text: str) -> tuple[str, str | None, str | None]:
 def parse_ref(text: str) -> Ref:
     """Parse a package location as the user typed it; raise UsageError saying how to fix it."""
     if text.startswith("oci:") and not text.startswith("oci://"):
-        rest = text[4:]
-        digest = None
-        if "@" in rest:
-            rest, digest = rest.rsplit("@", 1)
-            if not is_sha256_digest(digest):
-                raise UsageError(f"{digest!r} is not a sha256 digest")
+        rest, digest = _split_digest(text[4:])
         tag = None
         head, sep, maybe_tag = rest.rpartition(":")
         if sep and "/" not in maybe_tag and _TAG.match(maybe_tag) and head:
