@@ -113,7 +113,18 @@ def test_five_targets_get_their_files_and_frontmatter(cli, tmp_path, registry, e
     for path, digest in entry["files"].items():
         assert digest == "sha256:" + hashlib.sha256((project / path).read_bytes()).hexdigest()
     assert set(lock["managed"]) == {"AGENTS.md", "CLAUDE.md"}
-    assert (project / "rigging.lock").read_bytes() == (project / "rigging.lock").read_bytes()  # stable
+
+    # stable: canonical bytes, unchanged by a second install, and the same lock from a fresh project
+    lock_bytes = (project / "rigging.lock").read_bytes()
+    assert lock_bytes == (json.dumps(lock, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    again = cli("install", "-C", project, env=env)
+    assert again.returncode == 0 and again.stdout.endswith("rigging.lock unchanged\n"), again.stdout
+    assert (project / "rigging.lock").read_bytes() == lock_bytes
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "rigging.json").write_bytes((project / "rigging.json").read_bytes())
+    assert cli("install", "-C", twin, env=env).returncode == 0
+    assert (twin / "rigging.lock").read_bytes() == lock_bytes
 
 
 def test_targets_limit_what_is_written(cli, tmp_path, registry, env, ns):
@@ -170,7 +181,8 @@ def test_update_changing_an_edited_file_is_refused_without_force(cli, tmp_path, 
     refused = cli("update", "-C", project, env=env)
     assert refused.returncode == 1 and edited.name in refused.stderr
     assert snapshot(project) == before, "a refused update changes nothing, the lock included"
-    assert cli("update", "-C", project, "--force", env=env).returncode == 0
+    forced = cli("update", "-C", project, "--force", "--json", env=env)
+    assert forced.returncode == 0 and json.loads(forced.stdout)["packages"] == {f"{ns}/style": "1.2.0"}
     assert "New text." in edited.read_text()
 
 
@@ -197,17 +209,22 @@ def test_failed_add_leaves_project_and_lock_as_they_were(cli, tmp_path, registry
     failed = cli("add", f"{ns}/style@^7", "-C", project, env=env)
     assert failed.returncode == 1 and "no published version matches" in failed.stderr
     missing = cli("add", f"{ns}/nothing", "-C", project, env=env)
-    assert missing.returncode == 1
+    assert missing.returncode == 1 and f"has no versions of {ns}/nothing" in missing.stderr, missing.stderr
     assert snapshot(project) == before
 
 
 def test_frozen_locked_and_moved_tags(cli, tmp_path, registry, env, ns):
     _publish_style(tmp_path, registry.host, ns, "1.0.0")
     project = _project(tmp_path, registry, {f"{ns}/style": "^1"}, targets=["agents"])
-    assert cli("install", "-C", project, "--frozen", env=env).returncode == 1, "no lock yet"
+    no_lock = cli("install", "-C", project, "--frozen", env=env)
+    assert no_lock.returncode == 1 and "rigging.lock is out of date with rigging.json (or missing)" in no_lock.stderr
+    assert sorted(snapshot(project)) == ["rigging.json"]
     assert cli("install", "-C", project, env=env).returncode == 0
-    assert cli("install", "-C", project, "--frozen", env=env).returncode == 0
-    assert cli("install", "-C", project, "--locked", env=env).returncode == 0
+    installed = snapshot(project)
+    for flag in ("--frozen", "--locked"):
+        exact = cli("install", "-C", project, flag, "--json", env=env)
+        assert exact.returncode == 0, exact.stderr
+        assert json.loads(exact.stdout)["resolved"] is False and snapshot(project) == installed
 
     # someone re-pushes 1.0.0 with other content: the tag moved
     _publish_style(tmp_path, registry.host, ns, "1.0.0", body="Sneaky change.", extra_rule=False, force=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import shutil
 import signal
 
@@ -97,9 +96,10 @@ def _publish_versions(tmp_path, host, ns):
     return new
 
 
-def test_sigkill_at_twenty_points_leaves_old_or_new_state(cli, tmp_path, registry):
+def _crash_scenario(cli, tmp_path, registry, env):
+    """A project with pkg 1.0.0 installed, 1.1.0 published (which writes, replaces and deletes
+    files), and the state an uninterrupted update reaches."""
     ns = unique_namespace("k")
-    env = {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
     new_source = _publish_versions(tmp_path, registry.host, ns)
     base = tmp_path / "base"
     base.mkdir()
@@ -118,21 +118,56 @@ def test_sigkill_at_twenty_points_leaves_old_or_new_state(cli, tmp_path, registr
     report = json.loads(done.stdout)
     new_state = snapshot(reference)
     assert new_state != old_state and report["removed"], "the update writes, replaces and deletes files"
-    steps = 2 * len(report["written"]) + 1 + len(report["removed"])
+    return base, old_state, new_state, len(report["written"])
 
-    rng = random.Random(20261124)
-    points = sorted(rng.sample(range(1, steps + 1), min(20, steps)))
-    points += [rng.randint(1, steps) for _ in range(20 - len(points))]
-    outcomes = []
-    for n, point in enumerate(points):
-        project = tmp_path / f"run{n}"
+
+def _settled(cli, project, env, old_state, new_state) -> str:
+    assert cli("list", "-C", project, env=env).returncode == 0  # any command first recovers
+    state = snapshot(project)
+    assert state in (old_state, new_state), "a mixed state"
+    assert not (project / ".rigging").exists()
+    _lock_matches_files(project)
+    return "old" if state == old_state else "new"
+
+
+def test_sigkill_at_every_step_leaves_old_or_new_state(cli, tmp_path, registry):
+    env = {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+    base, old_state, new_state, staged = _crash_scenario(cli, tmp_path, registry, env)
+    outcomes: dict[int, str] = {}
+    point = 0
+    while True:  # every step of the transaction, until a run gets past the last one
+        point += 1
+        project = tmp_path / f"run{point}"
         shutil.copytree(base, project)
         killed = cli("update", "-C", project, env={**env, "RIGGING_TEST_KILL_AT": str(point)})
+        if killed.returncode == 0:
+            assert snapshot(project) == new_state
+            break
         assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
-        assert cli("list", "-C", project, env=env).returncode == 0  # any command first recovers
-        state = snapshot(project)
-        assert state in (old_state, new_state), f"kill at step {point} left a mixed state"
-        assert not (project / ".rigging").exists()
-        _lock_matches_files(project)
-        outcomes.append("old" if state == old_state else "new")
-    assert {"old", "new"} <= set(outcomes), outcomes
+        outcomes[point] = _settled(cli, project, env, old_state, new_state)
+        shutil.rmtree(project)
+    assert point > 2 * staged, f"only {point - 1} steps: the hook no longer counts each change"
+    commit = staged + 1
+    assert {p for p, o in outcomes.items() if o == "old"} == set(range(1, commit)), outcomes
+    assert {p for p, o in outcomes.items() if o == "new"} == set(range(commit, point)), outcomes
+
+
+def test_sigkill_during_recovery_is_recovered_in_turn(cli, tmp_path, registry):
+    env = {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+    base, old_state, new_state, staged = _crash_scenario(cli, tmp_path, registry, env)
+    step = 0
+    while True:  # kill the update just after its commit point, then its recovery at each step
+        step += 1
+        project = tmp_path / f"run{step}"
+        shutil.copytree(base, project)
+        killed = cli("update", "-C", project, env={**env, "RIGGING_TEST_KILL_AT": str(staged + 1)})
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        recovering = cli("list", "-C", project, env={**env, "RIGGING_TEST_KILL_AT": str(step)})
+        if recovering.returncode == 0:
+            assert snapshot(project) == new_state
+            break
+        assert recovering.returncode == -signal.SIGKILL, (step, recovering.stderr)
+        assert (project / ".rigging" / "txn" / "plan.json").exists()
+        assert _settled(cli, project, env, old_state, new_state) == "new", f"recovery killed at step {step}"
+        shutil.rmtree(project)
+    assert step > staged, f"recovery took only {step - 1} steps for {staged} staged changes"

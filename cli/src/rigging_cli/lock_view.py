@@ -9,13 +9,10 @@ from rigging_cli.project_args import project_root
 
 def load(args: argparse.Namespace):  # noqa: ANN201 - (root, Lock)
     from rigging.errors import RiggingError
-    from rigging.lockfile import load_lock
-
-    from rigging import txn
+    from rigging.lockfile import read_settled
 
     root = project_root(args)
-    txn.recover(root)
-    lock = load_lock(root)
+    lock = read_settled(root)
     if lock is None:
         raise RiggingError(f"{root}: no rigging.lock; run `rigging install` first")
     return root, lock

@@ -7,17 +7,19 @@ client is not even imported.
 
 from __future__ import annotations
 
-import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rigging import txn
 from rigging.cache import BlobCache
 from rigging.errors import RiggingError
+from rigging.install_paths import LOCK_FILE, MANAGED_FILES, PROJECT_FILE, TARGET_DIRS, UnsafePath, checked
 from rigging.lockfile import Lock, LockedPackage, load_lock
 from rigging.managed_section import current_section, replace_section
-from rigging.project import LOCK_FILE, PROJECT_FILE, Project, load_project, parse_project
+from rigging.project import Project, load_project, parse_project
+from rigging.txn import Change, NotRegular, disk_hash, read_regular, section_hash, sha
 
 if TYPE_CHECKING:
     from rigging.registry.client import RegistryClient
@@ -27,7 +29,7 @@ FETCH_WORKERS = 8
 
 
 class InstallOptions:
-    __slots__ = ("ca_file", "force", "frozen", "locked", "max_depth", "plain_http", "project_data", "update")
+    __slots__ = ("ca_file", "edit", "force", "frozen", "locked", "max_depth", "plain_http", "update")
 
     def __init__(
         self,
@@ -39,14 +41,15 @@ class InstallOptions:
         max_depth: int | None = None,
         plain_http: bool = False,
         ca_file: str | None = None,
-        project_data: dict | None = None,
+        edit: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.frozen = frozen  # install exactly the lock; never resolve
         self.locked = locked  # fail unless the lock is current; check that no locked tag moved
         self.force = force  # overwrite or remove files the user changed
         self.update = update  # None: keep the lock; empty: re-resolve all; names: those
         self.max_depth, self.plain_http, self.ca_file = max_depth, plain_http, ca_file
-        self.project_data = project_data  # a changed rigging.json to write in the same transaction
+        # changes rigging.json's data as read under the project lock; written in the same transaction
+        self.edit = edit
 
 
 class InstallResult:
@@ -60,17 +63,6 @@ class InstallResult:
         self.resolved = False
         self.requests = 0
         self.recovered = recovered
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _disk_hash(path: Path) -> str | None:
-    try:
-        return _sha(path.read_bytes())
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
 
 
 class _Network:
@@ -237,26 +229,52 @@ def _ensure_blobs(packages: dict[str, LockedPackage], cache: BlobCache, network:
 
 
 def install(root: Path, options: InstallOptions | None = None, cache: BlobCache | None = None) -> InstallResult:
-    options = options or InstallOptions()
-    cache = cache or BlobCache()
-    result = InstallResult(recovered=txn.recover(root))
-    project = parse_project(root, options.project_data) if options.project_data is not None else load_project(root)
+    """Install under the project's write lock: a second rigging command in the same project waits."""
+    from rigging.folder_lock import hold
+
+    with hold(root):
+        return _install(root, options or InstallOptions(), cache or BlobCache())
+
+
+def _read_project_data(root: Path) -> dict[str, Any]:
+    """rigging.json as plain data for an edit ({} when the project has none yet)."""
+    from rigging.settings import read_json_object
+
+    return read_json_object(root / PROJECT_FILE, "project file")
+
+
+def _misplaced(project: Project, lock: Lock) -> str | None:
+    """The first locked package that does not come from where rigging.json places it, described."""
+    for name, package in sorted(lock.packages.items()):
+        base = project.registries.get(name.split("/", 1)[0]) or project.registry or ""
+        if package.source == f"{base.removeprefix('oci://').rstrip('/')}/{name}":
+            continue  # the common case, decided without parsing the reference
+        ref = project.location(name)
+        if package.source != f"{ref.host}/{ref.repository}":
+            return (
+                f"{project.root / LOCK_FILE}: {name} is locked from {package.source}, but {PROJECT_FILE} "
+                f"places it at {ref.host}/{ref.repository}"
+            )
+    return None
+
+
+def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallResult:
+    result = InstallResult(recovered=txn.recover(root, force=options.force))
+    if options.edit is not None:
+        data = _read_project_data(root)
+        options.edit(data)
+        project = parse_project(root, data)
+    else:
+        project = load_project(root)
     old = load_lock(root)
-    current = old is not None and old.requires == project.dependencies
+    misplaced = _misplaced(project, old) if old is not None else None
+    current = old is not None and old.requires == project.dependencies and misplaced is None
     if (options.frozen or options.locked) and not current:
         flag = "--frozen" if options.frozen else "--locked"
-        raise RiggingError(
-            f"{root / LOCK_FILE} is out of date with {PROJECT_FILE} (or missing); run `rigging install` "
-            f"without {flag} to update it"
-        )
+        why = misplaced or f"{root / LOCK_FILE} is out of date with {PROJECT_FILE} (or missing)"
+        raise RiggingError(f"{why}; run `rigging install` without {flag} to update it")
     frozen_recheck = options.frozen and project.signatures is not None
-    if (
-        current
-        and options.update is None
-        and not options.locked
-        and options.project_data is None
-        and not frozen_recheck
-    ):
+    if current and options.update is None and not options.locked and options.edit is None and not frozen_recheck:
         assert old is not None
         if old.targets == project.targets and _installed_as_locked(root, old):
             # nothing to do: every file is as the lock says; no blob is read, nothing imported
@@ -279,7 +297,7 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
     finally:
         network.close()
 
-    from rigging.targets import TARGET_DIRS, budget_warnings, read_content, render_files
+    from rigging.targets import budget_warnings, read_content, render_files
 
     contents = [read_content(blobs[name], name, packages[name].version) for name in sorted(packages)]
     desired: dict[str, bytes] = {}
@@ -290,14 +308,21 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
                 raise RiggingError(
                     f"{owner[path]} and {content.name} both install {path}; they cannot be used together"
                 )
+            try:
+                checked(root, path)
+            except UnsafePath as exc:
+                raise RiggingError(
+                    f"{content.name} {content.version}: cannot install {path}: the path {exc}; "
+                    "replace any link with a real folder (rigging never writes through links)"
+                ) from None
             owner[path] = content.name
             desired[path] = text.encode()
-            packages[content.name].files[path] = _sha(desired[path])
+            packages[content.name].files[path] = sha(desired[path])
     result.warnings += budget_warnings({p: d.decode() for p, d in desired.items()})
     result.packages = {n: p.version for n, p in packages.items()}
 
-    writes, deletes, conflicts = _plan_files(root, desired, old, options.force, result)
-    managed = _plan_managed(root, contents, project, old, options.force, writes, deletes, conflicts)
+    changes, conflicts = _plan_files(root, desired, old, options.force, result)
+    managed = _plan_managed(root, contents, project, old, options.force, changes, conflicts)
     if conflicts:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise RiggingError(
@@ -306,63 +331,60 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
         )
     lock = Lock(dict(project.dependencies), list(project.targets), packages, managed)
     lock_bytes = lock.serialise()
-    if options.project_data is not None:
-        writes.insert(0, (PROJECT_FILE, project.serialise()))
-    try:
-        old_lock_bytes = (root / LOCK_FILE).read_bytes()
-    except FileNotFoundError:
-        old_lock_bytes = None
-    if lock_bytes != old_lock_bytes:
-        writes.append((LOCK_FILE, lock_bytes))  # last: the lock describes a finished change
-    if writes or deletes:
-        txn.apply(root, writes, deletes, prune=TARGET_DIRS)
-    result.written = [p for p, _ in writes]
-    result.removed = deletes
+    if options.edit is not None:
+        project_bytes = project.serialise()
+        before = disk_hash(root / PROJECT_FILE)
+        if before != sha(project_bytes):
+            changes.insert(0, Change("write", PROJECT_FILE, before, project_bytes))
+    lock_before = disk_hash(root / LOCK_FILE)
+    if sha(lock_bytes) != lock_before:
+        changes.append(Change("write", LOCK_FILE, lock_before, lock_bytes))  # last: it describes a finished change
+    if changes:
+        txn.apply(root, changes, prune=TARGET_DIRS)
+    for change in changes:  # a managed file whose section was its only text is removed with it
+        gone = change.op == "delete" or (change.op == "section" and not (root / change.path).exists())
+        (result.removed if gone else result.written).append(change.path)
     return result
 
 
 def _installed_as_locked(root: Path, lock: Lock) -> bool:
     for path, digest in lock.all_files().items():
-        if _disk_hash(root / path) != digest:
+        if disk_hash(root / path) != digest:
             return False
     for file_name, recorded in lock.managed.items():
-        try:
-            section = current_section((root / file_name).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return False
-        if section is None or _sha(section.encode()) != recorded.get("sha256"):
+        standing = section_hash(root / file_name)
+        if standing is None or standing != recorded.get("sha256"):
             return False
     return True
 
 
 def _plan_files(
     root: Path, desired: dict[str, bytes], old: Lock | None, force: bool, result: InstallResult
-) -> tuple[list[tuple[str, bytes]], list[str], list[str]]:
+) -> tuple[list[Change], list[str]]:
     old_files = old.all_files() if old else {}
-    writes: list[tuple[str, bytes]] = []
-    deletes: list[str] = []
+    changes: list[Change] = []
     conflicts: list[str] = []
     for path in sorted(desired):
         data = desired[path]
-        on_disk = _disk_hash(root / path)
-        if on_disk == _sha(data):
+        on_disk = disk_hash(root / path)
+        if on_disk == sha(data):
             result.unchanged += 1
             continue
         if on_disk is None or on_disk == old_files.get(path) or force:
-            writes.append((path, data))
-        elif old_files.get(path) == _sha(data):
+            changes.append(Change("write", path, on_disk, data))
+        elif old_files.get(path) == sha(data):
             result.kept.append(path)  # edited by the user, and install has nothing new for it
         else:
             conflicts.append(path)
     for path in sorted(set(old_files) - set(desired)):
-        on_disk = _disk_hash(root / path)
+        on_disk = disk_hash(root / path)
         if on_disk is None:
             continue
         if on_disk == old_files[path] or force:
-            deletes.append(path)
+            changes.append(Change("delete", path, on_disk))
         else:
             conflicts.append(path)
-    return writes, deletes, conflicts
+    return changes, conflicts
 
 
 def _plan_managed(
@@ -371,11 +393,10 @@ def _plan_managed(
     project: Project,
     old: Lock | None,
     force: bool,
-    writes: list[tuple[str, bytes]],
-    deletes: list[str],
+    changes: list[Change],
     conflicts: list[str],
 ) -> dict[str, dict]:
-    from rigging.targets import MANAGED_FILES, render_section
+    from rigging.targets import render_section
 
     managed: dict[str, dict] = {}
     for target, file_name in MANAGED_FILES.items():
@@ -383,25 +404,26 @@ def _plan_managed(
         section = render_section(contents, target) if target in project.targets else ""
         if not section and not recorded:
             continue
-        path = root / file_name
         try:
-            existing = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            existing = None
+            data = read_regular(root / file_name)
+            existing = data.decode("utf-8") if data is not None else None
+        except (NotRegular, UnicodeDecodeError) as exc:
+            raise RiggingError(
+                f"{root / file_name}: {exc}; rigging edits only its own section of a plain UTF-8 file. "
+                f'Replace it with a file, or drop "{target}" from "targets" in {PROJECT_FILE}'
+            ) from None
         standing = current_section(existing)
-        edited = standing is not None and _sha(standing.encode()) != recorded.get("sha256")
+        standing_hash = None if standing is None else sha(standing.encode())
+        edited = standing_hash is not None and standing_hash != recorded.get("sha256")
         if edited and not force:
-            if section and _sha(section.encode()) == recorded.get("sha256"):
+            if section and sha(section.encode()) == recorded.get("sha256"):
                 managed[file_name] = dict(recorded)  # the user's edit stays; nothing new to put there
                 continue
             conflicts.append(f"{file_name} (its rigging section)")
             continue
-        updated = replace_section(existing, section)
-        if updated is None:
-            if existing is not None:
-                deletes.append(file_name)
-        elif updated != existing:
-            writes.append((file_name, updated.encode()))
+        if replace_section(existing, section) != existing:
+            # the section alone is journaled, and spliced into the file as it stands when applied
+            changes.append(Change("section", file_name, standing_hash, section.encode()))
         if section:
-            managed[file_name] = {"sha256": _sha(section.encode())}
+            managed[file_name] = {"sha256": sha(section.encode())}
     return managed

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rigging.errors import RiggingError
-from rigging.project import LOCK_FILE
+from rigging.install_paths import LOCK_FILE
 
 LOCK_VERSION = 1
 
@@ -110,6 +110,8 @@ class Lock:
 
 
 def load_lock(root: Path) -> Lock | None:
+    """The project's lock, checked entry by entry: it arrives with every pull request, so every
+    path, name and digest in it is untrusted until it passes (see install_paths)."""
     path = root / LOCK_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -135,8 +137,80 @@ def load_lock(root: Path) -> Lock | None:
             )
             for name, entry in data["packages"].items()
         }
-        return Lock(
+        lock = Lock(
             dict(data.get("requires") or {}), list(data.get("targets") or []), packages, dict(data.get("managed") or {})
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RiggingError(f"{path}: malformed ({type(exc).__name__}: {exc}); restore it or delete it") from None
+    problem = _first_problem(root, lock)
+    if problem is not None:
+        raise RiggingError(
+            f"{path}: {problem}; nothing was changed. The lock is damaged or was tampered with: restore it "
+            "from version control, or delete it and run `rigging install`"
+        )
+    return lock
+
+
+def _first_problem(root: Path, lock: Lock) -> str | None:
+    from rigging.digests import is_sha256_digest
+    from rigging.install_paths import MANAGED_FILES, link_problem, package_file_problem
+    from rigging.names import name_problem
+    from rigging.version_syntax import is_semver, version_to_tag
+
+    def digest(value: object) -> bool:
+        return isinstance(value, str) and is_sha256_digest(value)
+
+    for name, wanted in lock.requires.items():
+        if not isinstance(name, str) or name_problem(name) is not None or not isinstance(wanted, str):
+            return f"requires {name!r}: {wanted!r} is not a package name and range"
+    from rigging.project import ALL_TARGETS
+
+    if any(target not in ALL_TARGETS for target in lock.targets):
+        return f"targets {lock.targets!r} are not drawn from {', '.join(ALL_TARGETS)}"
+    for name, package in lock.packages.items():
+        if (problem := name_problem(name)) is not None:
+            return f"package {name!r} {problem}"
+        try:
+            tag_ok = is_semver(package.version) and version_to_tag(package.version) == package.tag
+        except (TypeError, ValueError, AttributeError):
+            tag_ok = False
+        if not tag_ok:
+            return f"package {name}: version {package.version!r} and tag {package.tag!r} do not agree"
+        if not digest(package.manifest) or not digest(package.content_digest) or package.content_size < 0:
+            return f"package {name}: manifest and content must be sha256 digests with a size"
+        if not isinstance(package.source, str) or "/" not in package.source.strip("/"):
+            return f"package {name}: source {package.source!r} is not HOST/REPOSITORY"
+        if package.signer is not None and not isinstance(package.signer, str):
+            return f"package {name}: signer must be text"
+        for dep, wanted in package.dependencies.items():
+            if name_problem(dep) is not None or not isinstance(wanted, str):
+                return f"package {name}: dependency {dep!r}: {wanted!r} is not a package name and range"
+        for file, sha in package.files.items():
+            problem = package_file_problem(file) or link_problem(root, file)
+            if problem is not None:
+                return f"package {name} lists file {file!r}, which {problem}"
+            if not digest(sha):
+                return f"package {name}: file {file}: {sha!r} is not a sha256 digest"
+    for file, recorded in lock.managed.items():
+        if file not in MANAGED_FILES.values():
+            return f"managed {file!r} is not one of the files rigging manages ({', '.join(MANAGED_FILES.values())})"
+        if not isinstance(recorded, dict) or not digest(recorded.get("sha256")):
+            return f"managed {file}: needs a sha256 digest"
+    return None
+
+
+def read_settled(root: Path) -> Lock | None:
+    """The lock as read-only commands see it: never in the middle of another command's change.
+
+    Readers share the project lock, so they wait while an install holds it. An interrupted
+    transaction is finished first, under the write lock (with install's no-clobber rule).
+    """
+    from rigging import txn
+    from rigging.folder_lock import hold
+
+    with hold(root, shared=True):
+        if not txn.pending(root):
+            return load_lock(root)
+    with hold(root):
+        txn.recover(root)
+        return load_lock(root)

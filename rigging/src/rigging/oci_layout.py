@@ -7,11 +7,9 @@ the layout folder, so concurrent packs into one layout never lose an entry.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +59,10 @@ class OciLayout:
                 json.dumps({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}).encode(),
             )
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        from rigging.folder_lock import hold
+
+        return hold(self.root, timeout=float("inf"), on_wait=None)
 
     def put_blob(self, data: bytes, digest: str | None = None) -> str:
         actual = sha256_digest(data)

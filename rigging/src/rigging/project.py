@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rigging.errors import RiggingError
+from rigging.install_paths import PROJECT_FILE
 from rigging.names import name_problem
 
 if TYPE_CHECKING:
     from rigging.reference import RegistryRef
 
-PROJECT_FILE = "rigging.json"
-LOCK_FILE = "rigging.lock"
 ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents")
 
 

@@ -24,22 +24,6 @@ from rigging.frontmatter import FrontmatterError, parse_frontmatter, split_globs
 from rigging.managed_section import BEGIN, END
 from rigging.paths import path_problem
 
-MANAGED_FILES = {"claude": "CLAUDE.md", "agents": "AGENTS.md"}
-# Folders install may create and, once empty, remove again.
-TARGET_DIRS = (
-    ".windsurf/rules",
-    ".windsurf/workflows",
-    ".windsurf",
-    ".cursor/rules",
-    ".cursor/commands",
-    ".cursor",
-    ".github/instructions",
-    ".github/prompts",
-    ".github",
-    ".claude/commands",
-    ".claude",
-)
-
 
 @dataclass
 class Rule:

@@ -6,17 +6,12 @@ free of a 25 ms library import on every command that reads a manifest.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-_SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
-# OCI distribution: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
-_OCI_TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+from rigging.version_syntax import SEMVER
+from rigging.version_syntax import is_semver as is_semver
+from rigging.version_syntax import version_to_tag as version_to_tag
 
 
 @dataclass(frozen=True, order=False)
@@ -29,7 +24,7 @@ class Version:
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        m = _SEMVER.match(text)
+        m = SEMVER.match(text)
         if m is None:
             raise ValueError(f"{text!r} is not a SemVer 2.0 version")
         pre = tuple(m.group(4).split(".")) if m.group(4) else ()
@@ -65,18 +60,6 @@ class Version:
 
     def __ge__(self, other: Version) -> bool:
         return self._key >= other._key
-
-
-def is_semver(text: str) -> bool:
-    return _SEMVER.match(text) is not None
-
-
-def version_to_tag(version: str) -> str:
-    """OCI tags may not hold '+', so build metadata is joined with '_' (as Helm does)."""
-    tag = version.replace("+", "_")
-    if not _OCI_TAG.match(tag):
-        raise ValueError(f"version {version!r} gives {tag!r}, which is not a valid OCI tag")
-    return tag
 
 
 def tag_to_version(tag: str) -> Version | None:

@@ -12,12 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
+    from typing import Any
 
     from rigging.errors import UsageError
     from rigging.installer import install
     from rigging.names import name_problem
-    from rigging.project import PROJECT_FILE, parse_project
+    from rigging.project import parse_project
     from rigging.ranges import RangeError, parse_range
 
     root = project_root(args)
@@ -29,17 +29,17 @@ def run(args: argparse.Namespace) -> int:
             parse_range(wanted)
         except RangeError as exc:
             raise UsageError(f"{args.spec}: {exc}") from None
-    path = root / PROJECT_FILE
-    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    if args.registry and not data.get("registry"):
-        data["registry"] = args.registry
-    project = parse_project(root, data)
-    if not wanted:
-        wanted = _caret_of_newest(project, name, args)
-    data.setdefault("dependencies", {})[name] = wanted
-    result = install(root, options(args, project_data=data, update={name}))
+    chosen: list[str] = []
+
+    def edit(data: dict[str, Any]) -> None:  # runs under the project lock, on rigging.json as it is then
+        if args.registry and not data.get("registry"):
+            data["registry"] = args.registry
+        chosen.append(wanted or _caret_of_newest(parse_project(root, data), name, args))
+        data.setdefault("dependencies", {})[name] = chosen[0]
+
+    result = install(root, options(args, edit=edit, update={name}))
     if not args.json:
-        print(f"added {name}@{wanted}")
+        print(f"added {name}@{chosen[0]}")
     return report(args, result)
 
 

@@ -11,23 +11,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
+    from typing import Any
 
     from rigging.errors import RiggingError
     from rigging.installer import install
     from rigging.project import PROJECT_FILE
 
     root = project_root(args)
-    path = root / PROJECT_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError) as exc:
-        raise RiggingError(f"{path}: cannot read the project ({exc})") from None
-    deps = data.get("dependencies") or {}
-    if args.name not in deps:
-        raise RiggingError(f"{args.name} is not a dependency in {path}; `rigging list` shows what is")
-    del deps[args.name]
-    result = install(root, options(args, project_data=data, update=set()))
+
+    def edit(data: dict[str, Any]) -> None:  # runs under the project lock, on rigging.json as it is then
+        deps = data.get("dependencies") or {}
+        if args.name not in deps:
+            path = root / PROJECT_FILE
+            raise RiggingError(f"{args.name} is not a dependency in {path}; `rigging list` shows what is")
+        del deps[args.name]
+
+    result = install(root, options(args, edit=edit, update=set()))
     if not args.json:
         print(f"removed {args.name}")
     return report(args, result)
