@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -60,14 +59,12 @@ def registry() -> Iterator[Registry]:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """A throw-away PostgreSQL database for this run (RIGGING_TEST_DATABASE_URL names the server)."""
-    from tests.support.postgres import server_url, throwaway_database
+    """A throw-away PostgreSQL database for this run (RIGGING_TEST_DATABASE_URL names the server).
 
-    with contextlib.ExitStack() as stack:
-        try:
-            url = stack.enter_context(throwaway_database())
-        except Exception as exc:
-            unavailable(f"no PostgreSQL at {server_url()}: {exc}")
+    Only a server that does not answer is `unavailable`; failing to create the database is an error."""
+    from tests.support.postgres import required_database
+
+    with required_database() as url:
         yield url
 
 

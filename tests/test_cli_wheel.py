@@ -95,6 +95,13 @@ def test_cli_wheel_closure_installs_and_runs_without_server_libraries(wheels, tm
     subprocess.run([str(rigging), "new", str(pkg), "--name", "acme/wheel"], check=True, capture_output=True)
     result = subprocess.run([str(rigging), "validate", str(pkg)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid (0 error(s), 0 warning(s))" in result.stdout
+    # the schema really is read: a manifest field it forbids is reported with the schema's code
+    manifest = json.loads((pkg / "rigging.json").read_text())
+    (pkg / "rigging.json").write_text(json.dumps({**manifest, "colour": "blue"}))
+    refused = subprocess.run([str(rigging), "validate", str(pkg), "--json"], capture_output=True, text=True)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert [p["code"] for p in json.loads(refused.stdout)["problems"]] == ["RIG103"]
 
 
 def test_schema_in_wheel_is_the_spec_file(wheels):

@@ -12,8 +12,8 @@ import pytest
 
 from tests.catalog_publish import publish_catalogue
 from tests.support.fault_proxy import FaultProxy
+from tests.support.indexer_server import INDEXER, start_indexer
 from tests.support.services import free_port, wait_http
-from tests.test_indexer_crawl import INDEXER
 
 
 def _get(url: str):
@@ -54,11 +54,7 @@ def indexed(own_registry, tmp_path, cli):
     assert crawl.returncode == 0, crawl.stderr
     assert json.loads(crawl.stdout.strip().splitlines()[-1])["indexed"] == 4
     port = free_port()
-    server = subprocess.Popen(
-        [str(INDEXER), "serve", "--port", str(port), "--database", database],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_indexer(port, database)
     wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, ok_statuses=(200,))
     yield registry, f"http://127.0.0.1:{port}", server, env
     if server.poll() is None:
@@ -89,10 +85,13 @@ def test_rigging_search(indexed, cli):
     _, index, _, env = indexed
     found = cli("search", "sty", "--index", index, "--json", env=env)
     assert found.returncode == 0 and [r["name"] for r in json.loads(found.stdout)] == ["idx/style"]
-    signed = json.loads(cli("search", "--index", index, "--signed", "--json", env=env).stdout)
-    assert [r["name"] for r in signed] == ["idx/shell"]
+    signed = cli("search", "--index", index, "--signed", "--json", env=env)
+    assert signed.returncode == 0 and [r["name"] for r in json.loads(signed.stdout)] == ["idx/shell"]
     table = cli("search", "idx", env={**env, "RIGGING_INDEX_URL": index})
-    assert "idx/shell" in table.stdout and "✓signed" in table.stdout
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line for line in table.stdout.splitlines() if line.startswith("idx/")}
+    assert sorted(rows) == ["idx/base", "idx/shell", "idx/style"]
+    assert "✓signed" in rows["idx/shell"] and "✓signed" not in rows["idx/style"] + rows["idx/base"]
     none = cli("search", "idx", env={k: v for k, v in env.items() if k != "RIGGING_INDEX_URL"})
     assert none.returncode == 2 and "RIGGING_INDEX_URL" in none.stderr
 
@@ -127,7 +126,10 @@ def test_install_takes_version_lists_from_the_index_and_falls_back(indexed, cli,
                     "--json",
                     env={**run_env, "RIGGING_CACHE_DIR": str(tmp_path / "cache-down")},
                 )
-                assert index_down.returncode == 0  # the lock is current: nothing to resolve
+                # the lock is current: nothing to resolve, so the stopped index is never asked
+                assert index_down.returncode == 0, index_down.stderr
+                assert json.loads(index_down.stdout)["packages"] == {"idx/style": "1.2.0", "idx/base": "1.0.0"}
+                assert "unavailable" not in index_down.stderr
             else:
                 assert len(tag_lists) == 2, "without an index the registry's tag lists are read"
         project = tmp_path / "project-down"
@@ -143,6 +145,9 @@ def test_install_takes_version_lists_from_the_index_and_falls_back(indexed, cli,
             env={**env, "RIGGING_INDEX_URL": index, "RIGGING_CACHE_DIR": str(tmp_path / "cache-fb")},
         )
         assert fallback.returncode == 0 and "unavailable" in fallback.stderr and "registry" in fallback.stderr
+        assert json.loads(fallback.stdout)["packages"] == {"idx/style": "1.2.0", "idx/base": "1.0.0"}
+        agents = (project / "AGENTS.md").read_text()
+        assert "## idx/style 1.2.0" in agents and "## idx/base 1.0.0" in agents
     finally:
         proxy.stop()
 
@@ -156,11 +161,7 @@ def test_cached_search_sees_another_process_write_at_once(own_registry, tmp_path
     crawl = [str(INDEXER), "crawl", "--once", "--database", database, "--source", f"http://{registry.host}"]
     assert subprocess.run(crawl, capture_output=True, timeout=120).returncode == 0
     port = free_port()
-    server = subprocess.Popen(
-        [str(INDEXER), "serve", "--port", str(port), "--database", database, "--workers", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_indexer(port, database, workers=2)
     try:
         index = f"http://127.0.0.1:{port}"
         wait_http(f"{index}/healthz", timeout=30, ok_statuses=(200,))

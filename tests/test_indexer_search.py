@@ -9,18 +9,12 @@ from rigging_indexer.search import search
 from sqlalchemy import select
 
 from tests.support.index_db import fresh_index
-from tests.support.services import unavailable
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def index(request, tmp_path):
-    try:
-        context = fresh_index(request.param, tmp_path)
-        _, sessions = context.__enter__()
-    except Exception as exc:  # the database server is missing
-        unavailable(f"no {request.param} for the index: {exc}")
-    yield sessions
-    context.__exit__(None, None, None)
+    with fresh_index(request.param, tmp_path) as (_, sessions):  # a missing server is `unavailable`
+        yield sessions
 
 
 def add(
@@ -131,16 +125,10 @@ def test_an_index_made_before_search_documents_upgrades_with_its_search(dialect,
     from rigging_indexer.db import make_engine, migrate, sessions
     from sqlalchemy import text
 
-    from tests.support.postgres import throwaway_database
+    from tests.support.postgres import required_database
 
     with contextlib.ExitStack() as stack:
-        if dialect == "sqlite":
-            url = f"sqlite:///{tmp_path / 'old.db'}"
-        else:
-            try:
-                url = stack.enter_context(throwaway_database())
-            except Exception as exc:
-                unavailable(f"no PostgreSQL: {exc}")
+        url = f"sqlite:///{tmp_path / 'old.db'}" if dialect == "sqlite" else stack.enter_context(required_database())
         engine = make_engine(url)
         stack.callback(engine.dispose)
         config = Config()

@@ -12,14 +12,13 @@ import stat
 import sys
 import time
 
-import bcrypt
 import pytest
 from rigging.registry.auth import Scope
 from rigging.registry.client import RegistryClient
 from rigging.registry.credentials import Credentials
 
 from tests.packages import make_package, tree
-from tests.support.registry import REGISTRY_BINARY, RegistryServer
+from tests.support.registry import REGISTRY_BINARY, RegistryServer, basic_auth_config
 from tests.support.services import unavailable
 from tests.support.token_issuer import TokenIssuer
 
@@ -41,9 +40,7 @@ def env(tmp_path):
 
 @pytest.fixture
 def basic_registry(tmp_path):
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_bytes(f"{USER}:".encode() + bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)) + b"\n")
-    server = RegistryServer({"auth": {"htpasswd": {"realm": "rigging-test", "path": str(htpasswd)}}})
+    server = RegistryServer(basic_auth_config(tmp_path, USER, PASSWORD))
     yield server.start()
     server.stop()
 

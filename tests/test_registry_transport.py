@@ -9,6 +9,7 @@ import os
 import pytest
 from rigging.registry.client import RegistryClient
 
+from rigging import mediatypes as mt
 from tests.packages import make_package, tree
 from tests.support.fault_proxy import FaultProxy
 
@@ -67,7 +68,9 @@ def test_extra_tags_and_newest_version_pull(cli, tmp_path, registry):
         assert sorted(client.tags("acme/tagged")) == ["1.0.0", "1.1.0", "2.0.0-rc.1", "latest"]
         assert client.head_manifest("acme/tagged", "latest") == client.head_manifest("acme/tagged", "1.1.0")
     newest = cli("pull", f"{registry.host}/acme/tagged", "-o", tmp_path / "newest", "--json")
+    assert newest.returncode == 0, newest.stderr
     assert json.loads(newest.stdout)["version"] == "1.1.0", "a bare name pulls the newest release"
+    assert tree(tmp_path / "newest") == tree(tmp_path / "1.1.0")
 
 
 def test_missing_tag_names_the_nearest_versions(cli, tmp_path, registry):
@@ -80,6 +83,9 @@ def test_missing_tag_names_the_nearest_versions(cli, tmp_path, registry):
     assert not (tmp_path / "out").exists()
     unknown = cli("pull", f"{registry.host}/acme/never-published:1.0.0", "-o", tmp_path / "out")
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    never = f"{registry.host}/acme/never-published:1.0.0"
+    assert unknown.stderr == f"rigging: error: {never} not found; it has no versions\n"
+    assert not (tmp_path / "out").exists()
 
 
 def test_layouts_are_sources_and_targets(cli, tmp_path, registry):
@@ -133,7 +139,45 @@ def test_chunked_upload_and_paginated_tags_through_the_library(registry):
         proxy.stop()
 
 
-def test_pull_refuses_an_occupied_folder_and_a_non_package(cli, tmp_path, registry, skopeo):
+IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
+
+
+def _push_plain_image(client: RegistryClient, repository: str) -> str:
+    """An ordinary OCI image and an image index over it, neither of them a Rigging package."""
+    layer, config = b"not a package", json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    descriptors = {}
+    for blob, media_type in ((config, IMAGE_CONFIG), (layer, "application/vnd.oci.image.layer.v1.tar")):
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        client.upload_blob(repository, digest, blob)
+        descriptors[media_type] = {"mediaType": media_type, "digest": digest, "size": len(blob)}
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_MANIFEST,
+            "config": descriptors[IMAGE_CONFIG],
+            "layers": [descriptors["application/vnd.oci.image.layer.v1.tar"]],
+        }
+    ).encode()
+    client.put_manifest(repository, "image", manifest, mt.OCI_MANIFEST)
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": mt.OCI_MANIFEST,
+                    "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(),
+                    "size": len(manifest),
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                }
+            ],
+        }
+    ).encode()
+    client.put_manifest(repository, "index", index, mt.OCI_INDEX)
+    return IMAGE_CONFIG
+
+
+def test_pull_refuses_an_occupied_folder_and_a_non_package(cli, tmp_path, registry):
     pkg = make_package(tmp_path / "pkg", "acme/occupied", "1.0.0")
     _publish(cli, pkg, f"{registry.host}/acme/occupied")
     out = tmp_path / "out"
@@ -145,9 +189,30 @@ def test_pull_refuses_an_occupied_folder_and_a_non_package(cli, tmp_path, regist
     replaced = cli("pull", f"{registry.host}/acme/occupied:1.0.0", "-o", out, "--force")
     assert replaced.returncode == 0 and tree(out) == tree(pkg)
 
+    with RegistryClient(registry.host) as client:
+        config_type = _push_plain_image(client, "acme/plain-image")
+    for tag, reason in (
+        ("image", f"is not a Rigging package (artifactType {config_type!r})"),
+        ("index", "is an image index, not a Rigging package"),
+    ):
+        for target, force in ((tmp_path / f"new-{tag}", []), (out, ["--force"])):
+            result = cli("pull", f"{registry.host}/acme/plain-image:{tag}", "-o", target, *force)
+            assert result.returncode == 1, (tag, result.stdout)
+            assert result.stderr == f"rigging: error: {registry.host}/acme/plain-image@{tag}: {reason}\n"
+        assert not (tmp_path / f"new-{tag}").exists(), "nothing is written for a non-package"
+        assert tree(out) == tree(pkg), "even with --force, a non-package replaces nothing"
+    assert [p.name for p in tmp_path.iterdir() if ".pull-" in p.name] == []
+
 
 def test_bad_references_are_usage_errors(cli, tmp_path):
-    for ref in ("acme/x", "https://reg.example/acme/x", "reg.example/Acme/x", "reg.example/acme/x@sha256:12"):
+    for ref, reason in (
+        ("acme/x", "does not name a registry"),
+        ("https://reg.example/acme/x", "only oci:// or a bare registry/name reference is understood"),
+        ("reg.example/Acme/x", "repository part 'Acme' must be lowercase"),
+        ("reg.example/acme/x@sha256:12", "'sha256:12' is not a sha256 digest"),
+    ):
         result = cli("pull", ref, "-o", tmp_path / "o")
         assert result.returncode == 2, ref
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert result.stderr.startswith("rigging: error: ") and reason in result.stderr, (ref, result.stderr)
+    assert not (tmp_path / "o").exists()

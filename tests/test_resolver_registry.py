@@ -34,7 +34,8 @@ def test_chains_resolve(depth, ns, tmp_path, registry):
     publish_catalogue(tmp_path, registry.host, _chain(ns, depth))
     with _catalog(registry, tmp_path) as catalog:
         resolution = resolve(catalog, {f"{ns}/c0": "^1"})
-    assert len(resolution.versions) == depth
+    assert {name: str(v) for name, v in resolution.versions.items()} == {f"{ns}/c{i}": "1.0.0" for i in range(depth)}
+    assert resolution.dependencies[f"{ns}/c0"] == ({f"{ns}/c1": "^1.0.0"} if depth > 1 else {})
 
 
 def test_a_chain_of_50_needs_a_raised_depth_limit(ns, tmp_path, registry, cli):
@@ -53,11 +54,18 @@ def test_a_chain_of_50_needs_a_raised_depth_limit(ns, tmp_path, registry, cli):
     )
     refused = cli("install", "-C", project, env={"RIGGING_CACHE_DIR": str(tmp_path / "cache")})
     assert refused.returncode == 1 and "deeper than 20" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert not (project / "rigging.lock").exists() and not (project / "AGENTS.md").exists(), "refused: nothing written"
     done = cli(
         "install", "-C", project, "--max-depth", "60", "--json", env={"RIGGING_CACHE_DIR": str(tmp_path / "cache")}
     )
     assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["packages"]) == 50
+    chain = {f"{ns}/c{i}": "1.0.0" for i in range(50)}
+    assert json.loads(done.stdout)["packages"] == chain
+    lock = json.loads((project / "rigging.lock").read_text())
+    assert {name: entry["version"] for name, entry in lock["packages"].items()} == chain
+    assert list(lock["managed"]) == ["AGENTS.md"]
+    agents = (project / "AGENTS.md").read_text()
+    assert [name for name in chain if f"## {name} 1.0.0\n" not in agents] == [], "every rule reached AGENTS.md"
 
 
 def test_a_cycle_names_its_path(ns, tmp_path, registry):
@@ -121,7 +129,7 @@ def test_prerelease_rules(ns, tmp_path, registry):
     with _catalog(registry, tmp_path) as catalog:
         for wanted, expected in cases.items():
             assert str(resolve(catalog, {f"{ns}/p": wanted}).versions[f"{ns}/p"]) == expected, wanted
-        with pytest.raises(ResolutionError):
+        with pytest.raises(ResolutionError, match=r"\^2, which no published version matches"):
             resolve(catalog, {f"{ns}/p": "^2"})  # 2.0.0-rc.1 is a pre-release; ^2 does not name one
 
 

@@ -149,13 +149,18 @@ def test_two_versions_share_one_layout(cli, tmp_path, skopeo):
     result = cli("pack", pkg, "-o", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     assert "oci:" in result.stdout and ":1.0.0_build.7" in result.stdout
-    for tag in ("0.1.0", "1.0.0_build.7"):
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert len(index["manifests"]) == 2, "the second version is added beside the first, not over it"
+    digests = {}
+    for tag, version in (("0.1.0", "0.1.0"), ("1.0.0_build.7", "1.0.0+build.7")):
         raw = subprocess.run(
             [skopeo, "inspect", "--raw", f"oci:{tmp_path / 'out'}:{tag}"],
             capture_output=True,
             check=True,
         ).stdout
-        assert json.loads(raw)["annotations"][mt.ANN_VERSION] in ("0.1.0", "1.0.0+build.7")
+        assert json.loads(raw)["annotations"][mt.ANN_VERSION] == version, f"tag {tag} names its own version"
+        digests[tag] = "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert digests["0.1.0"] != digests["1.0.0_build.7"]
 
 
 def test_new_refuses_bad_names_and_occupied_folders(cli, tmp_path):
@@ -167,13 +172,20 @@ def test_new_refuses_bad_names_and_occupied_folders(cli, tmp_path):
     occupied = cli("new", tmp_path / "b", "--name", "acme/b")
     assert occupied.returncode == 1 and "not empty" in occupied.stderr
     assert [p.name for p in (tmp_path / "b").iterdir()] == ["mine.md"]
-    assert cli("new", tmp_path / "c", "--name", "acme/c", "--version", "1.0").returncode == 2
+    loose = cli("new", tmp_path / "c", "--name", "acme/c", "--version", "1.0")
+    assert loose.returncode == 2 and "'1.0' is not strict SemVer 2.0" in loose.stderr
+    assert not (tmp_path / "c").exists()
 
 
 def test_cli_usage_errors_exit_2(cli, tmp_path):
-    assert cli().returncode == 2
-    assert cli("validate", tmp_path / "missing").returncode == 2
-    assert cli("frobnicate").returncode == 2
-    assert cli("pack", tmp_path).returncode == 2  # -o is required
+    bare = cli()
+    assert bare.returncode == 2 and "usage: rigging" in bare.stdout + bare.stderr
+    missing = cli("validate", tmp_path / "missing")
+    assert missing.returncode == 2 and f"{tmp_path / 'missing'}: no such folder" in missing.stderr
+    unknown = cli("frobnicate")
+    assert unknown.returncode == 2 and "invalid choice: 'frobnicate'" in unknown.stderr
+    no_output = cli("pack", tmp_path)
+    assert no_output.returncode == 2 and "required: -o/--output" in no_output.stderr
+    assert list(tmp_path.iterdir()) == [], "a usage error writes nothing"
     help_result = cli("--help")
     assert help_result.returncode == 0 and "validate" in help_result.stdout

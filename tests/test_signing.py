@@ -19,6 +19,7 @@ from rigging.signing.store import bundles, legacy_signatures, push_bundle, push_
 
 from tests.conftest import FIXTURES, KEY_PASSWORD, REPO_ROOT
 from tests.packages import make_package
+from tests.support.raw_package import http_push_blob
 from tests.support.services import unavailable
 
 COSIGN = FIXTURES / "cosign"
@@ -274,3 +275,143 @@ def test_keyless_signing_fails_clearly_without_a_usable_identity_or_sigstore(cli
     offline = cli("sign", ref, "--keyless", "--identity-token", token, env=signing_env)
     assert offline.returncode == 1 and "rigging: error: keyless signing" in offline.stderr
     assert len(offline.stderr.strip().splitlines()) == 1
+
+
+# -- a classic signature that cosign itself made -----------------------------------------------
+
+CLASSIC = COSIGN / "classic"
+CLASSIC_DIGEST = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"
+
+
+def _place_manifest(storage: Path, repository: str, tag: str, manifest: bytes) -> str:
+    """Put an image manifest where distribution's filesystem driver keeps a pushed one.
+
+    The fixture keeps the signed image's manifest but not its config and layer blobs, and
+    distribution refuses a manifest PUT whose blobs it lacks (MANIFEST_BLOB_UNKNOWN); serving the
+    manifest needs only these files, as for an image whose layers were garbage-collected."""
+    hex_digest = hashlib.sha256(manifest).hexdigest()
+    root = storage / "docker" / "registry" / "v2"
+    blob = root / "blobs" / "sha256" / hex_digest[:2] / hex_digest / "data"
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(manifest)
+    manifests = root / "repositories" / repository / "_manifests"
+    for link in (
+        manifests / "revisions" / "sha256" / hex_digest / "link",
+        manifests / "tags" / tag / "current" / "link",
+        manifests / "tags" / tag / "index" / "sha256" / hex_digest / "link",
+    ):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.write_text(f"sha256:{hex_digest}")
+    return f"sha256:{hex_digest}"
+
+
+def _push_cosign_signature(host: str, repository: str, digest: str, payload: bytes, signature_b64: str) -> None:
+    """The `sha256-<hex>.sig` image `cosign sign --key` writes, built here without rigging's code:
+    the simple-signing payload as the one layer, the signature in its annotation."""
+    import httpx
+
+    with httpx.Client(base_url=f"http://{host}", timeout=30) as http:
+        layer_digest = http_push_blob(http, repository, payload)
+        config = json.dumps(
+            {
+                "architecture": "",
+                "created": "0001-01-01T00:00:00Z",
+                "history": [{"created": "0001-01-01T00:00:00Z"}],
+                "os": "",
+                "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+                "config": {},
+            },
+            separators=(",", ":"),
+        ).encode()
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "size": len(config),
+                "digest": http_push_blob(http, repository, config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "size": len(payload),
+                    "digest": layer_digest,
+                    "annotations": {"dev.cosignproject.cosign/signature": signature_b64},
+                }
+            ],
+        }
+        put = http.put(
+            f"/v2/{repository}/manifests/{digest.replace(':', '-')}.sig",
+            content=json.dumps(manifest, separators=(",", ":")).encode(),
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert put.status_code == 201, put.text
+
+
+@pytest.fixture
+def cosign_signed(fixtures, own_registry):
+    """The fixture's image and its cosign-made signature in a registry: (registry, repository)."""
+    registry = own_registry()
+    repository = "cosign/signed-single-sample"
+    manifest = (CLASSIC / "manifest.json").read_bytes()
+    assert _place_manifest(registry.storage, repository, "latest", manifest) == CLASSIC_DIGEST
+    with RegistryClient(registry.host) as client:
+        data, media_type, digest = client.get_manifest(repository, "latest")
+    assert (data, media_type, digest) == (
+        manifest,
+        "application/vnd.docker.distribution.manifest.v2+json",
+        CLASSIC_DIGEST,
+    )
+    return registry, repository
+
+
+def test_a_signature_cosign_made_verifies_with_its_key(cli, signing_env, cosign_signed):
+    registry, repository = cosign_signed
+    payload = (CLASSIC / "payload.json").read_bytes()
+    _push_cosign_signature(registry.host, repository, CLASSIC_DIGEST, payload, (CLASSIC / "signature.b64").read_text())
+    # The payload names the image as 192.168.64.2:5000/cosign-signed-single-sample, not where it is
+    # now: cosign verify checks only the digest claim (SimpleClaimVerifier), and so does rigging.
+    assert json.loads(payload)["critical"]["identity"]["docker-reference"] != f"{registry.host}/{repository}"
+    for ref in (f"{registry.host}/{repository}:latest", f"{registry.host}/{repository}@{CLASSIC_DIGEST}"):
+        result = cli("verify", ref, "--key", CLASSIC / "cosign.pub", "--json", env=signing_env)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["verified"] is True and report["digest"] == CLASSIC_DIGEST and report["problems"] == []
+        ((signature,),) = [report["signatures"]]
+        assert signature["format"] == "legacy" and signature["signer"].endswith("(cosign.pub)")
+        assert signature["stored"] == "sha256:" + hashlib.sha256(payload).hexdigest()
+    human = cli("verify", f"{registry.host}/{repository}:latest", "--key", CLASSIC / "cosign.pub", env=signing_env)
+    assert human.returncode == 0 and f"verified {CLASSIC_DIGEST}: signed by key sha256:" in human.stdout
+
+
+def test_a_signature_cosign_made_is_refused_with_another_key(cli, signing_env, cosign_signed):
+    registry, repository = cosign_signed
+    payload = (CLASSIC / "payload.json").read_bytes()
+    _push_cosign_signature(registry.host, repository, CLASSIC_DIGEST, payload, (CLASSIC / "signature.b64").read_text())
+    result = cli("verify", f"{registry.host}/{repository}:latest", "--key", CLASSIC / "cosign2.pub", env=signing_env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("rigging: error: ") and CLASSIC_DIGEST in line
+    assert "no valid signature" in line and "no given key verifies it" in line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        # a byte of the docker-reference: the digest claim still matches, the signature does not
+        (b"192.168.64.2:5000", b"192.168.64.3:5000", "no given key verifies it"),
+        # a byte of the signed digest: the claim no longer names this image
+        (b"sha256:634a8f35", b"sha256:634a8f36", "payload names sha256:634a8f36"),
+    ],
+)
+def test_a_signature_cosign_made_over_a_changed_payload_is_refused(cli, signing_env, cosign_signed, old, new, why):
+    registry, repository = cosign_signed
+    payload = (CLASSIC / "payload.json").read_bytes()
+    assert payload.count(old) == 1
+    changed = payload.replace(old, new)
+    assert len(changed) == len(payload) and sum(a != b for a, b in zip(changed, payload, strict=True)) == 1
+    _push_cosign_signature(registry.host, repository, CLASSIC_DIGEST, changed, (CLASSIC / "signature.b64").read_text())
+    result = cli("verify", f"{registry.host}/{repository}:latest", "--key", CLASSIC / "cosign.pub", env=signing_env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "no valid signature" in line and why in line, line

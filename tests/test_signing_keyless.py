@@ -70,12 +70,13 @@ def test_dsse_bundles_verify_and_name_their_subject(fixtures, bundle, instance, 
 
 def test_identity_regexp_matches_like_cosign(fixtures):
     pattern = Identity(ACTIONS, identity_regexp=r"https://github\.com/sigstore-conformance/.*")
-    verify_keyless_artifact(
+    signer = verify_keyless_artifact(
         (S / "conformance-a.txt").read_bytes(),
         (S / "conformance-a.txt.sigstore.json").read_bytes(),
         pattern,
         verifier("production"),
     )
+    assert signer == pattern.describe()
     with pytest.raises(RiggingError, match="do not match"):
         verify_keyless_artifact(
             (S / "conformance-a.txt").read_bytes(),
@@ -101,7 +102,14 @@ NEGATIVE = [
         Identity("https://accounts.google.com", "william@yossarian.net"),
         "issuer",
     ),
-    ("bundle_v3.txt", "bundle_v3.txt.sigstore", "production", Identity(GITHUB, "william@yossarian.net"), ""),
+    # a staging bundle against the production root: its chain does not lead to a pinned authority
+    (
+        "bundle_v3.txt",
+        "bundle_v3.txt.sigstore",
+        "production",
+        Identity(GITHUB, "william@yossarian.net"),
+        "certificate chain",
+    ),
     (
         "conformance-b.txt",
         "conformance-a.txt.sigstore.json",

@@ -192,15 +192,17 @@ def test_corpus_covers_every_error_code_a_folder_can_trigger():
 
 def test_json_error_names_the_line(cli, tmp_path):
     _broken_json(tmp_path / "pkg")
-    report = json.loads(cli("validate", tmp_path / "pkg", "--json").stdout)
-    problem = next(p for p in report["problems"] if p["code"] == "RIG102")
+    result = cli("validate", tmp_path / "pkg", "--json")
+    assert result.returncode == 1, result.stderr
+    problem = next(p for p in json.loads(result.stdout)["problems"] if p["code"] == "RIG102")
     assert problem["line"] == 3
 
 
 def test_schema_errors_point_at_the_line(cli, tmp_path):
     _manifest(keywords="python")(tmp_path / "pkg")
-    report = json.loads(cli("validate", tmp_path / "pkg", "--json").stdout)
-    problem = next(p for p in report["problems"] if p["code"] == "RIG103")
+    result = cli("validate", tmp_path / "pkg", "--json")
+    assert result.returncode == 1, result.stderr
+    problem = next(p for p in json.loads(result.stdout)["problems"] if p["code"] == "RIG103")
     assert problem["line"] == 4 and "$.keywords" in problem["message"]
 
 
@@ -221,8 +223,16 @@ def test_warnings_keep_exit_zero_and_report_numbers(cli, tmp_path):
 def test_copilot_budget_only_when_copilot_is_a_target(cli, tmp_path):
     root = _base(tmp_path / "pkg", {"name": "acme/pkg", "version": "1.0.0", "targets": ["cursor"]})
     (root / "rules" / "long.md").write_text("---\ntrigger: manual\n---\n" + "r" * 5000)
-    report = json.loads(cli("validate", root, "--json").stdout)
+    result = cli("validate", root, "--json")
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)
     assert report["valid"] and not report["problems"]
+    # the same rule for a package that does target Copilot: the budget warning, with its numbers
+    (root / "rigging.json").write_text(json.dumps({"name": "acme/pkg", "version": "1.0.0", "targets": ["copilot"]}))
+    result = cli("validate", root, "--json")
+    assert result.returncode == 0, result.stdout
+    warnings = [(p["code"], p["file"]) for p in json.loads(result.stdout)["problems"]]
+    assert warnings == [("RIG404", "rules/long.md")]
 
 
 def test_windsurf_globs_that_yaml_would_reject_are_accepted(tmp_path):

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import tarfile
+from typing import Any
 
 from rigging import mediatypes as mt
 
@@ -49,3 +50,15 @@ def push_raw_package(
         client.upload_blob(repository, "sha256:" + hashlib.sha256(blob).hexdigest(), blob)
     manifest = package_manifest(config, layer, title, declared_size=declared_size)
     client.put_manifest(repository, tag, manifest, mt.OCI_MANIFEST)
+
+
+def http_push_blob(http: Any, repository: str, data: bytes) -> str:
+    """Upload a blob with plain distribution-spec requests (POST, then a monolithic PUT), so that
+    a test can put content in a registry without rigging's client; its digest."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    start = http.post(f"/v2/{repository}/blobs/uploads/")
+    assert start.status_code == 202, start.text
+    location = start.headers["Location"]
+    done = http.put(f"{location}{'&' if '?' in location else '?'}digest={digest}", content=data)
+    assert done.status_code == 201, done.text
+    return digest

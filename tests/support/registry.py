@@ -103,11 +103,12 @@ class RegistryServer:
 def docker_engine_reachable() -> bool:
     if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
         return False
-    try:
-        import docker
+    import docker
+    from docker.errors import DockerException
 
+    try:
         docker.from_env(timeout=3).ping()
-    except Exception:
+    except (DockerException, OSError):  # no engine answers on that socket (requests' errors are OSErrors)
         return False
     return True
 
@@ -147,3 +148,13 @@ def any_registry() -> Iterator[Registry | str]:
         f"no registry: set RIGGING_TEST_REGISTRY, install Debian's {REGISTRY_BINARY} "
         "(apt-get install -y docker-registry), or run a Docker engine"
     )
+
+
+def basic_auth_config(folder: Path, user: str, password: str) -> dict[str, Any]:
+    """Configuration for a registry that asks for Basic auth: one user in an htpasswd file, its
+    password hashed with bcrypt (the only scheme distribution accepts, as `htpasswd -B` writes)."""
+    import bcrypt
+
+    htpasswd = folder / "htpasswd"
+    htpasswd.write_bytes(f"{user}:".encode() + bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)) + b"\n")
+    return {"auth": {"htpasswd": {"realm": "rigging-test", "path": str(htpasswd)}}}

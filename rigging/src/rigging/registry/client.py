@@ -88,15 +88,36 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return any(isinstance(e, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in _tls_chain(exc))
 
 
-def _tls_reason(exc: BaseException) -> str:
+# OpenSSL's verify codes for the failures that each have their own fix
+_CERT_EXPIRED, _CERT_NOT_YET_VALID = 10, 9
+_NAME_MISMATCH = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+
+
+def _tls_message(host: str, exc: BaseException) -> str:
+    """One line saying what failed in the TLS handshake with `host` and how to fix it."""
     import ssl
 
     for e in _tls_chain(exc):
-        if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message:
-            return e.verify_message
+        if isinstance(e, ssl.SSLCertVerificationError):
+            reason = (e.verify_message or e.reason or "verification failed").rstrip(".")
+            if e.verify_code in _NAME_MISMATCH:
+                return (
+                    f"{host}: TLS certificate is not valid for this name ({reason}); address the registry by a "
+                    "name its certificate lists, or have the certificate reissued for this one"
+                )
+            if e.verify_code == _CERT_EXPIRED:
+                return (
+                    f"{host}: TLS certificate has expired; the registry's certificate must be renewed "
+                    "(or this machine's clock is wrong)"
+                )
+            if e.verify_code == _CERT_NOT_YET_VALID:
+                return f"{host}: TLS certificate is not valid yet; check this machine's clock"
+            return f"{host}: TLS certificate not trusted ({reason}); pass --ca-file with the registry's CA"
         if isinstance(e, ssl.SSLError):
-            return e.reason or str(e)
-    return str(exc)[:120]
+            return (
+                f"{host}: TLS handshake failed ({e.reason or e}); if the registry serves plain HTTP, pass --plain-http"
+            )
+    return f"{host}: TLS failed ({str(exc)[:120]}); pass --ca-file with the registry's CA"
 
 
 def _with_query(url: str, **params: str) -> str:
@@ -107,6 +128,13 @@ def _with_query(url: str, **params: str) -> str:
 
 
 def _error(response: httpx.Response, host: str, repository: str, reference: str | None) -> RegistryError:
+    if response.status_code == 400 and response.url.scheme == "http" and b"to an HTTPS server" in response.content:
+        # Go's net/http answers so when plain HTTP reaches a TLS listener
+        return RegistryError(
+            f"{host}: the registry serves HTTPS, not plain HTTP; drop --plain-http, or for a loopback registry "
+            f'set "plain_http": false for {host} in the rigging config',
+            status=400,
+        )
     code, detail = None, ""
     with contextlib.suppress(ValueError, KeyError, TypeError, IndexError, httpx.ResponseNotRead):
         first = response.json()["errors"][0]
@@ -224,10 +252,7 @@ class RegistryClient:
                 response = self._send(method, url, scopes, stream=stream, **kwargs)
             except httpx.TransportError as exc:
                 if _is_tls_failure(exc):
-                    raise RegistryError(
-                        f"{self.host}: TLS certificate not trusted ({_tls_reason(exc)}); pass --ca-file with the "
-                        "registry's CA, or --plain-http if it serves plain HTTP"
-                    ) from None
+                    raise RegistryError(_tls_message(self.host, exc)) from None
                 if attempt + 1 >= attempts:
                     raise TransientError(
                         f"{self.host}: {type(exc).__name__} after {attempts} attempt(s); is the registry reachable?"
@@ -362,37 +387,54 @@ class RegistryClient:
             reference=digest,
         )
 
-    def tags(self, repository: str, page_size: int = 1000) -> list[str]:
-        """Every tag, following `Link: <…>; rel="next"` pages."""
+    def _listing(
+        self,
+        first: str,
+        key: str,
+        scopes: list[Scope],
+        *,
+        repository: str = "",
+        ok: tuple[int, ...] = (200,),
+        lenient: bool = False,
+    ) -> list[str] | None:
+        """Every entry of a paged listing, following `Link: <…>; rel="next"`; None when the registry
+        answers one of `ok`'s other statuses (or, `lenient`, no JSON). `first` asks for big pages
+        (`?n=`); a registry whose limit is lower (distribution's PAGINATION_NUMBER_INVALID) is asked
+        again at its own page size."""
         found: list[str] = []
-        path: str | None = f"/v2/{repository}/tags/list?n={page_size}"
+        path: str | None = first
         while path:
-            response = self.request("GET", path, [Scope(repository)], repository=repository)
+            response = self.request("GET", path, scopes, ok=(*ok, 400), repository=repository)
+            if response.status_code == 400:
+                if path == first and "PAGINATION_NUMBER_INVALID" in response.text and "?" in first:
+                    path = first.split("?", 1)[0]
+                    continue
+                raise _error(response, self.host, repository, None)
+            if response.status_code != 200:
+                return None
             try:
-                found.extend(response.json().get("tags") or [])
-            except ValueError:
-                raise RegistryError(f"{self.host}: tag list of {repository} is not JSON") from None
+                body = response.json()
+                entries = body.get(key) or []
+            except (ValueError, AttributeError):
+                if lenient:
+                    return None
+                raise RegistryError(
+                    f"{self.host}: the {key} listing of {repository or 'the registry'} is not JSON"
+                ) from None
+            found.extend(entries)
             path = response.links.get("next", {}).get("url")
             if path:
                 path = urljoin(str(response.url), path)
         return found
 
+    def tags(self, repository: str, page_size: int = 1000) -> list[str]:
+        """Every tag, across the registry's pages."""
+        scopes = [Scope(repository)]
+        return self._listing(f"/v2/{repository}/tags/list?n={page_size}", "tags", scopes, repository=repository) or []
+
     def catalog(self, page_size: int = 1000) -> list[str] | None:
         """Every repository via `_catalog` (with Link pages), or None where the registry refuses it."""
-        found: list[str] = []
-        path: str | None = f"/v2/_catalog?n={page_size}"
-        while path:
-            response = self.request("GET", path, [], ok=(200, 401, 403, 404))
-            if response.status_code != 200:
-                return None
-            try:
-                found.extend(response.json().get("repositories") or [])
-            except ValueError:
-                return None
-            path = response.links.get("next", {}).get("url")
-            if path:
-                path = urljoin(str(response.url), path)
-        return found
+        return self._listing(f"/v2/_catalog?n={page_size}", "repositories", [], ok=(200, 401, 403, 404), lenient=True)
 
     def download_blob(
         self, repository: str, digest: str, size: int, target: Path, progress: Progress | None = None

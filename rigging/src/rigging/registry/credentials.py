@@ -9,6 +9,7 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -55,34 +56,81 @@ def _normalise(server: str) -> str:
     return server.split("/", 1)[0]
 
 
-def _helper(name: str, action: str, payload: str) -> str:
-    program = f"docker-credential-{name}"
+HELPER_TIMEOUT = 30.0  # seconds; RIGGING_CREDENTIAL_HELPER_TIMEOUT overrides it
+
+
+def _helper_timeout() -> float:
+    value = os.environ.get("RIGGING_CREDENTIAL_HELPER_TIMEOUT")
+    if not value:
+        return HELPER_TIMEOUT
     try:
-        proc = subprocess.run([program, action], input=payload, capture_output=True, text=True, timeout=30)
-    except FileNotFoundError:
-        raise RiggingError(f"credential helper {program} is not installed (named in {config_path()})") from None
-    except subprocess.TimeoutExpired:
-        raise RiggingError(f"credential helper {program} did not answer within 30 s") from None
-    if proc.returncode != 0:
-        text = (proc.stdout + proc.stderr).strip()
-        if action == "get" and "credentials not found" in text.lower():
-            return ""
-        # the helper's output may echo secrets; show only its first line, shortened
-        raise RiggingError(
-            f"credential helper {program} {action} failed: {text.splitlines()[0][:120] if text else proc.returncode}"
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise RiggingError(f"RIGGING_CREDENTIAL_HELPER_TIMEOUT={value!r} is not a positive number of seconds")
+    return seconds
+
+
+def _helper(name: str, action: str, payload: str, secret: str | None = None) -> str:
+    """Run `docker-credential-<name> <action>` with `payload` on stdin; its stdout.
+
+    As docker does, a failure is reported with the helper's stdout (where the helper protocol puts
+    its error message), never its stderr, and never a line that may hold credentials."""
+    program = f"docker-credential-{name}"
+    timeout = _helper_timeout()
+    try:
+        proc = subprocess.Popen(
+            [program, action],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # a timeout ends the helper and whatever it started
         )
-    return proc.stdout
+    except FileNotFoundError:
+        raise RiggingError(
+            f"credential helper {program} is not on PATH; install it, or remove it from {config_path()}"
+        ) from None
+    except OSError as exc:
+        raise RiggingError(f"credential helper {program} cannot be run ({exc.strerror}); check its file mode") from None
+    try:
+        stdout, stderr = proc.communicate(payload, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise RiggingError(
+            f"credential helper {program} {action} did not answer within {timeout:g} s; "
+            "check that it works on its own (it may be waiting for a keychain to unlock)"
+        ) from None
+    if proc.returncode != 0:
+        text = stdout.strip()
+        if action == "get" and "credentials not found" in (text + stderr).lower():
+            return ""  # docker's "no credentials for this server": anonymous
+        first = text.splitlines()[0][:160] if text else ""
+        if secret:
+            first = first.replace(secret, "***")
+        if not first or first.lstrip().startswith("{"):
+            first = "no message"  # nothing to show, or JSON that may carry credentials
+        raise RiggingError(f"credential helper {program} {action} failed (exit {proc.returncode}): {first}")
+    return stdout
 
 
 def _from_helper(name: str, host: str) -> Credentials:
     out = _helper(name, "get", host)
     if not out.strip():
         return ANONYMOUS
+    program = f"docker-credential-{name}"
     try:
         data = json.loads(out)
     except ValueError:
-        raise RiggingError(f"credential helper docker-credential-{name} answered something that is not JSON") from None
+        raise RiggingError(f"credential helper {program} get answered something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise RiggingError(f"credential helper {program} get answered JSON that is not an object")
     username, secret = data.get("Username") or None, data.get("Secret") or None
+    if not all(value is None or isinstance(value, str) for value in (username, secret)):
+        raise RiggingError(f"credential helper {program} get answered a Username or Secret that is not a string")
     if username == _TOKEN_USERNAME:
         return Credentials(identity_token=secret)
     return Credentials(username=username, password=secret)
@@ -135,7 +183,8 @@ def store(host: str, username: str, password: str) -> str:
     config = _load_config()
     helper = (config.get("credHelpers") or {}).get(host) or config.get("credsStore")
     if helper:
-        _helper(str(helper), "store", json.dumps({"ServerURL": host, "Username": username, "Secret": password}))
+        payload = json.dumps({"ServerURL": host, "Username": username, "Secret": password})
+        _helper(str(helper), "store", payload, secret=password)
         auths = config.setdefault("auths", {})
         auths.setdefault(host, {})  # docker records the host with an empty entry
         _write_config(config)
