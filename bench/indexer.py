@@ -3,9 +3,37 @@
 (a) full crawl of a generated catalogue (default 2,000 packages x 5 versions) from a local
     registry into PostgreSQL — goal <= 60 s — with the per-manifest rate;
 (b) an unchanged re-crawl of it — goal <= 5 s;
-(c) search API latency (P50/P95) at 100k versions with 50 concurrent clients — goal P95 <= 20 ms —
-    driven by wrk over a Zipf-like mix of about 1,900 distinct queries: with the server's result
-    cache from cold, with it warm (every distinct query served once first), and without it.
+(c) search API latency at 100k versions with 50 clients — goal P95 <= 20 ms — driven by wrk over
+    a Zipf-like mix of about 1,900 distinct queries: with the server's result cache from cold,
+    with it warm (every distinct query served once first), and without it. Each is measured
+    closed loop (50 connections, each sending its next request when the last one answers: the
+    figure the goal was first stated for) and, for the warm cache and no cache, open loop too.
+
+Packages that skip the crawler's config shortcut. For each new version the crawler downloads the
+content layer anyway; when the layer's content-title annotation names the folder its files lie
+under and the canonical JSON (sorted keys, no spaces) of that folder's rigging.json has exactly
+the config descriptor's size and sha256, it takes those bytes as the config and saves the config
+GET (crawler.py, `_config_in_layer`). `rigging pack` always publishes that way, and the bench used
+to generate only such packages. Now a share of the packages (default 25%, `--other-publishers`)
+is published as other tools do, which costs the crawler a third GET per version:
+  - "oras": the config blob is the author's rigging.json as written (indented, with a final
+    newline), as `oras push --config rigging.json:application/vnd.rigging.package.config.v1+json`
+    uploads it: its canonical form hashes differently, so the shortcut does not match;
+  - "untitled": the content layer carries no org.opencontainers.image.title, so the crawler cannot
+    locate rigging.json in the layer before it knows the package name, and fetches the config.
+The bench checks every generated version against the crawler's own test and prints the counts.
+
+Open loop. In a closed loop each connection waits for its answer before it sends again, so while
+the server stalls the requests that would have arrived are neither sent nor timed (coordinated
+omission); and with 50 connections it holds the server at saturation, where latency is mostly the
+queue of requests in flight. (wrk 4 adjusts its closed-loop histogram after the run, adding
+samples for responses slower than the mean interval; those are the closed-loop percentiles here,
+as before.) The open loop sends at a constant rate below saturation (default 60% of the closed
+loop's throughput for the same server configuration, measured just before) from 50 connections,
+each on its own fixed schedule, and times each request from when it was meant to be sent
+(bench/open_loop.lua: wrk2's method in a wrk 4 script, since Debian has no wrk2). It reports how
+late requests left, overall and by the generator's fault alone (connection idle, send still late),
+and wrk's CPU time, so that the generator can be seen not to be the bottleneck.
 
 Needs Debian's docker-registry and wrk, and a PostgreSQL (RIGGING_TEST_DATABASE_URL, default the
 local server).
@@ -17,6 +45,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import math
 import random
 import subprocess
 import sys
@@ -28,6 +57,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from install import _start_registry  # the sibling benchmark's registry helper
+from report import Report
 
 from tests.support.raw_package import package_manifest, tar_gz
 
@@ -55,11 +85,27 @@ WORDS = (
 )
 
 
-def _package_blobs(name: str, version: str, rng: random.Random) -> tuple[bytes, bytes, bytes]:
-    """(config, content layer, manifest) of a small package, in our exact format."""
+PUBLISHERS = ("pack", "oras", "untitled")
+
+
+def publisher(index: int, other_share: int) -> str:
+    """How package `index` is published: spread evenly over the namespaces, `other_share` percent
+    of them not as `rigging pack` does."""
+    if (index * 37) % 100 >= other_share:
+        return "pack"
+    return "oras" if index % 2 == 0 else "untitled"
+
+
+def _package_blobs(name: str, version: str, rng: random.Random, kind: str = "pack") -> tuple[bytes, bytes, bytes]:
+    """(config, content layer, manifest) of a small package, published as `kind`:
+    "pack" in our exact format; "oras" with the author's rigging.json as the config blob;
+    "untitled" with no title annotation on the content layer."""
     words = rng.sample(WORDS, 3)
     manifest_json = {"name": name, "version": version, "description": f"{' '.join(words)} rules", "keywords": words[:2]}
-    config = json.dumps(manifest_json, sort_keys=True, separators=(",", ":")).encode()
+    if kind == "oras":  # as written by hand and uploaded as it is
+        config = (json.dumps(manifest_json, indent=2) + "\n").encode()
+    else:
+        config = json.dumps(manifest_json, sort_keys=True, separators=(",", ":")).encode()
     title = name.split("/")[1]
     files = {
         "rigging.json": config,
@@ -67,30 +113,63 @@ def _package_blobs(name: str, version: str, rng: random.Random) -> tuple[bytes, 
         "rules/main.md": f"---\ntrigger: always_on\n---\nUse {words[0]}.\n".encode(),
     }
     content = tar_gz({f"{title}/{path}": data for path, data in files.items()})
-    return config, content, package_manifest(config, content, title)
+    manifest = package_manifest(config, content, title)
+    if kind == "untitled":
+        parsed = json.loads(manifest)
+        for layer in parsed["layers"]:
+            layer.pop("annotations", None)
+        manifest = json.dumps(parsed, separators=(",", ":")).encode()
+    return config, content, manifest
 
 
-def generate(host: str, packages: int, versions: int) -> float:
+def takes_shortcut(config: bytes, content: bytes, manifest: bytes) -> bool | None:
+    """Whether the crawler reads this version's config from its content layer (its own test);
+    None when the crawler no longer has the functions to ask."""
+    try:
+        from rigging.transfer import parse_package_manifest
+        from rigging_indexer.crawler import _config_in_layer, _read_layer
+    except ImportError:
+        return None
+    package = parse_package_manifest(manifest, "bench")
+    title = package.annotated_content_title()
+    if not title:
+        return False
+    return _config_in_layer(package, _read_layer(content, title, "bench")) == config
+
+
+def generate(host: str, packages: int, versions: int, other_share: int) -> tuple[float, dict[str, int]]:
+    """Seconds to push the catalogue, and how many versions take the crawler's config shortcut."""
     from rigging.registry.client import RegistryClient
 
     from rigging import mediatypes as mt
 
     client = RegistryClient(host)
+    counts = {"shortcut": 0, "config_fetched": 0, "unchecked": 0, **{kind: 0 for kind in PUBLISHERS}}
 
-    def push(index: int) -> None:
+    def push(index: int) -> list[tuple[str, bool | None]]:
         name = f"gen{index % 40}/pkg-{index:05d}"
+        kind = publisher(index, other_share)
         local = random.Random(index)
+        outcome = []
         for v in range(versions):
-            config, content, manifest = _package_blobs(name, f"1.{v}.0", local)
+            config, content, manifest = _package_blobs(name, f"1.{v}.0", local, kind)
             for blob in (config, content):
                 client.upload_blob(name, "sha256:" + hashlib.sha256(blob).hexdigest(), blob)
             client.put_manifest(name, f"1.{v}.0", manifest, mt.OCI_MANIFEST)
+            outcome.append((kind, takes_shortcut(config, content, manifest)))
+        return outcome
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(push, range(packages)))
+        outcomes = [item for items in pool.map(push, range(packages)) for item in items]
+    elapsed = time.perf_counter() - start
     client.close()
-    return time.perf_counter() - start
+    for kind, shortcut in outcomes:
+        counts[kind] += 1
+        counts["unchecked" if shortcut is None else "shortcut" if shortcut else "config_fetched"] += 1
+        if shortcut is not None:
+            assert shortcut == (kind == "pack"), f"a {kind} version {'took' if shortcut else 'missed'} the shortcut"
+    return elapsed, counts
 
 
 def crawl(database: str, host: str, processes: int, concurrency: int) -> tuple[float, dict]:
@@ -203,34 +282,138 @@ def query_mix(count: int, distinct: int) -> tuple[list[str], int]:
 
 def _wrk(base: str, clients: int, seconds: int, paths: list[str]) -> dict:
     """One wrk run (C, closed loop: each of `clients` connections sends its next request when
-    the last one answers) over `paths` in turn."""
+    the last one answers) over `paths` in turn. Its percentiles are wrk 4's own, which wrk
+    corrects after the run for coordinated omission (synthetic samples for every response slower
+    than the mean interval per connection), as it always has in this bench."""
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(WRK_SCRIPT % ",".join(json.dumps(p) for p in paths))
         script.flush()
+        before = _children_cpu()
         out = subprocess.run(
             ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", script.name, base],
             capture_output=True,
             text=True,
             check=True,
         )
+        cpu = _children_cpu() - before
     line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
     requests, p50, p95, p99, errors, duration = (int(x) for x in line.split()[1:])
     return {
+        "loop": "closed",
         "requests": requests,
         "requests_per_s": requests / (duration / 1e6),
         "errors": errors,
         "p50_ms": p50 / 1000,
         "p95_ms": p95 / 1000,
         "p99_ms": p99 / 1000,
+        "generator_cpu_s": cpu,
     }
 
 
-def load(database: str, clients: int, seconds: int, workers: int, cache_entries: int, paths: list[str]) -> dict:
+def _children_cpu() -> float:
+    """CPU seconds used so far by finished child processes (wrk, here)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _percentiles(histogram: dict[int, int], points: tuple[float, ...] = (50, 95, 99)) -> dict[float, float]:
+    """Percentiles (ms) of a histogram of 10 us buckets, each counted at its upper edge."""
+    total = sum(histogram.values())
+    found: dict[float, float] = {}
+    if not total:
+        return {p: math.nan for p in points}
+    seen = 0
+    buckets = sorted(histogram.items())
+    for point in points:
+        wanted = math.ceil(total * point / 100)
+        for bucket, count in buckets:
+            seen += count
+            if seen >= wanted:
+                found[point] = (bucket + 1) * 10 / 1000
+                break
+        seen = 0
+    return found
+
+
+def _wrk_open(base: str, clients: int, seconds: int, rate: float, paths: list[str]) -> dict:
+    """One open-loop run (bench/open_loop.lua): `clients` connections, one per wrk thread, that
+    together send `rate` requests a second on fixed schedules, each timed from its intended send
+    time; connection j walks the same query sequence as the closed loop's threads, from j x 7919."""
+    import tempfile
+
+    per_connection = rate / clients
+    count = math.ceil(per_connection * seconds) + 50
+    with tempfile.TemporaryDirectory() as tmp:
+        paths_file, prelude = Path(tmp) / "paths.txt", Path(tmp) / "prelude.lua"
+        with paths_file.open("w") as out:
+            for j in range(clients):
+                for k in range(count):
+                    out.write(paths[(j * 7919 + k) % len(paths)] + "\n")
+        script = Path(__file__).resolve().parent / "open_loop.lua"
+        prelude.write_text(
+            f"RATE = {per_connection!r}\nTHREADS = {clients}\nCOUNT = {count}\n"
+            f"PATHS_FILE = {json.dumps(str(paths_file))}\ndofile({json.dumps(str(script))})\n"
+        )
+        before = _children_cpu()
+        out = subprocess.run(
+            ["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(prelude), base],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        cpu = _children_cpu() - before
+    histograms: dict[str, dict[int, int]] = {"OPEN_LATENCY": {}, "OPEN_LAG": {}, "OPEN_GENERATOR_LAG": {}}
+    sent = completed = 0
+    wrk_line: list[int] = []
+    for line in out.stdout.splitlines():
+        kind, *fields = line.split() or [""]
+        if kind in histograms:
+            bucket, number = int(fields[0]), int(fields[1])
+            histograms[kind][bucket] = histograms[kind].get(bucket, 0) + number
+        elif kind == "OPEN_THREAD":
+            sent, completed = sent + int(fields[0]), completed + int(fields[1])
+        elif kind == "OPEN_WRK":
+            wrk_line = [int(float(x)) for x in fields]
+    if not wrk_line:
+        raise SystemExit(f"bench: the open-loop wrk run printed no summary:\n{out.stdout}\n{out.stderr}")
+    _, duration, errors, w50, w95, w99 = wrk_line
+    from_intended = _percentiles(histograms["OPEN_LATENCY"])
+    late, generator = _percentiles(histograms["OPEN_LAG"]), _percentiles(histograms["OPEN_GENERATOR_LAG"])
+    return {
+        "loop": "open",
+        "target_per_s": rate,
+        "scheduled": round(rate * seconds),
+        "sent": sent,
+        "requests": completed,
+        "requests_per_s": completed / (duration / 1e6),
+        "errors": errors,
+        "p50_ms": from_intended[50],
+        "p95_ms": from_intended[95],
+        "p99_ms": from_intended[99],
+        "send_lag_ms": {"p50": late[50], "p99": late[99]},
+        "generator_lag_ms": {"p50": generator[50], "p99": generator[99]},
+        "from_actual_send_ms": {"p50": w50 / 1000, "p95": w95 / 1000, "p99": w99 / 1000},
+        "generator_cpu_s": cpu,
+    }
+
+
+def load(
+    database: str,
+    clients: int,
+    seconds: int,
+    workers: int,
+    cache_entries: int,
+    paths: list[str],
+    open_fraction: float,
+) -> dict:
     """The query mix against one server. With the cache: a first run from cold, then every
     distinct query of the mix is requested (unmeasured) so that each server process has seen
-    it, then a second run measures the steady state. Without it, one run."""
+    it, then a second run measures the steady state, closed loop and then open loop at
+    `open_fraction` of the closed loop's throughput. Without it, a closed loop and an open loop."""
     import shutil
 
     from tests.support.services import free_port, wait_http
@@ -257,20 +440,91 @@ def load(database: str, clients: int, seconds: int, workers: int, cache_entries:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", timeout=60, ok_statuses=(200,))
-        if not cache_entries:
-            return {"uncached": _wrk(base, clients, seconds, paths)}
-        cold = _wrk(base, clients, seconds, paths)
-        _wrk(base, clients, seconds, sorted(set(paths)))  # priming, not measured
-        return {"cache_cold": cold, "cache_warm": _wrk(base, clients, seconds, paths)}
+        runs = {}
+        if cache_entries:
+            runs["cache_cold"] = _wrk(base, clients, seconds, paths)
+            _wrk(base, clients, seconds, sorted(set(paths)))  # priming, not measured
+            label = "cache_warm"
+        else:
+            label = "uncached"
+        closed = runs[label] = _wrk(base, clients, seconds, paths)
+        if open_fraction > 0:
+            rate = closed["requests_per_s"] * open_fraction
+            runs[f"{label}_open"] = _wrk_open(base, clients, seconds, rate, paths)
+        return runs
     finally:
         server.terminate()
         server.wait()
+
+
+def build_report(results: dict[str, Any], args: argparse.Namespace) -> Report:
+    report = Report(f"indexer: {args.packages} packages x {args.versions} versions; search at {args.search_versions}")
+    if "crawl" in results:
+        crawled, recrawl, kinds = results["crawl"], results["recrawl"], results["generated_versions"]
+        report.figure(
+            "(a) versions taking the crawler's config shortcut",
+            kinds["shortcut"],
+            "",
+            note=f"config fetched for {kinds['config_fetched']} (oras {kinds['oras']}, untitled {kinds['untitled']})"
+            + (f", {kinds['unchecked']} unchecked" if kinds["unchecked"] else ""),
+        )
+        report.goal(f"(a) full crawl, {args.processes} processes", crawled["seconds"], "s", "<=", 60)
+        errors = f"{crawled['errors']} errors"
+        report.figure("(a) crawl time per manifest", crawled["per_manifest_ms"], "ms", note=errors)
+        report.goal(
+            "(b) unchanged re-crawl",
+            recrawl["seconds"],
+            "s",
+            "<=",
+            5,
+            note=f"{recrawl['manifests']} manifests fetched, {recrawl['unchanged_tags']} tags unchanged",
+        )
+    for label, kind in (
+        ("cache_cold", "cache cold"),
+        ("cache_warm", "cache warm"),
+        ("cache_warm_open", "cache warm"),
+        ("uncached", "no cache"),
+        ("uncached_open", "no cache"),
+    ):
+        run = results.get(f"search_{label}")
+        if run is None:
+            continue
+        cpu = f"wrk used {run['generator_cpu_s']:.1f} CPU s in {args.seconds} s"
+        if run["loop"] == "closed":
+            how = f"closed loop, {args.clients} conns"
+            note = f"{run['requests_per_s']:.0f} req/s, {run['errors']} errors; {cpu}"
+        else:
+            how = f"open loop {run['target_per_s']:.0f}/s"
+            note = (
+                f"{run['requests_per_s']:.0f} of {run['target_per_s']:.0f} req/s done, {run['errors']} errors; "
+                f"sent late P99 {run['send_lag_ms']['p99']:.1f} ms, by the generator P99 "
+                f"{run['generator_lag_ms']['p99']:.1f} ms; from actual send P95 "
+                f"{run['from_actual_send_ms']['p95']:.1f} ms; {cpu}"
+            )
+        report.figure(f"(c) search P50, {kind}, {how}", run["p50_ms"], "ms")
+        report.goal(
+            f"(c) search P95, {kind}, {how}",
+            run["p95_ms"],
+            "ms",
+            "<=",
+            20,
+            note=note if run["loop"] == "open" else f"the goal's own comparison; {note}",
+        )
+        report.figure(f"(c) search P99, {kind}, {how}", run["p99_ms"], "ms")
+    return report
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--packages", type=int, default=2000)
     parser.add_argument("--versions", type=int, default=5)
+    parser.add_argument(
+        "--other-publishers",
+        type=int,
+        default=25,
+        metavar="PERCENT",
+        help="packages published so that the crawler must fetch their config (0 = all as rigging pack)",
+    )
     parser.add_argument("--processes", type=int, default=2, help="crawler processes")
     parser.add_argument("--concurrency", type=int, default=8, help="crawler threads per process")
     parser.add_argument("--search-versions", type=int, default=100_000)
@@ -278,10 +532,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15, help="length of each search load run")
     parser.add_argument("--workers", type=int, default=2, help="indexer server processes")
     parser.add_argument("--distinct-queries", type=int, default=5000)
+    parser.add_argument(
+        "--open-fraction",
+        type=float,
+        default=0.6,
+        help="open-loop rate as a share of the closed loop's throughput (0 skips the open loop)",
+    )
     parser.add_argument("--skip-crawl", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--search-database", help="an already filled index database (skips the fill)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="200 packages, 10,000 search versions, 5 s load runs (smaller than the goals)",
+    )
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.packages, args.search_versions, args.seconds = 200, 10_000, 5
     import tempfile
 
     from tests.support.postgres import throwaway_database
@@ -291,7 +559,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             proc, host = _start_registry(Path(tmp))
             try:
-                results["generate_s"] = generate(host, args.packages, args.versions)
+                results["generate_s"], results["generated_versions"] = generate(
+                    host, args.packages, args.versions, args.other_publishers
+                )
                 with throwaway_database() as database:
                     seconds, stats = crawl(database, host, args.processes, args.concurrency)
                     manifests = stats["manifests_fetched"]
@@ -300,6 +570,7 @@ def main() -> int:
                         "manifests": manifests,
                         "per_manifest_ms": seconds * 1000 / max(manifests, 1),
                         "errors": len(stats["errors"]),
+                        "indexed": stats["indexed"],
                     }
                     seconds, stats = crawl(database, host, args.processes, args.concurrency)
                     results["recrawl"] = {
@@ -318,30 +589,22 @@ def main() -> int:
                 results["fill_search_s"] = time.perf_counter() - start
             paths, distinct = query_mix(200_000, args.distinct_queries)
             results["search_queries"] = {"sequence": len(paths), "distinct": distinct}
-            results["search_settings"] = {"workers": args.workers, "clients": args.clients, "seconds": args.seconds}
-            for label, run in {
-                **load(database, args.clients, args.seconds, args.workers, 10_000, paths),
-                **load(database, args.clients, args.seconds, args.workers, 0, paths),
-            }.items():
-                results[f"search_{label}"] = run
-    print(json.dumps(results, indent=2))
-    if "crawl" in results:
-        crawled, recrawl = results["crawl"], results["recrawl"]
-        print(
-            f"(a) crawl {args.packages} x {args.versions}: {crawled['seconds']:.1f} s "
-            f"({crawled['per_manifest_ms']:.1f} ms/manifest)  goal <= 60 s"
-        )
-        print(
-            f"(b) unchanged re-crawl: {recrawl['seconds']:.1f} s, {recrawl['manifests']} manifests fetched  goal <= 5 s"
-        )
-    if "search_uncached" in results:
-        for label in ("cache_cold", "cache_warm", "uncached"):
-            run, kind = results[f"search_{label}"], label.replace("_", " ")
-            print(
-                f"(c) search P95 at {args.search_versions} versions, {args.clients} clients, {kind}: "
-                f"{run['p95_ms']:.1f} ms (P50 {run['p50_ms']:.1f}, {run['requests_per_s']:.0f} req/s, "
-                f"{run['errors']} errors)  goal <= 20 ms"
-            )
+            results["search_settings"] = {
+                "workers": args.workers,
+                "clients": args.clients,
+                "seconds": args.seconds,
+                "open_fraction": args.open_fraction,
+            }
+            for cache_entries in (10_000, 0):
+                for label, run in load(
+                    database, args.clients, args.seconds, args.workers, cache_entries, paths, args.open_fraction
+                ).items():
+                    results[f"search_{label}"] = run
+    report = build_report(results, args)
+    if args.json:
+        print(json.dumps({**results, "goals": report.as_dict()}, indent=2))
+        return 0
+    report.show()
     return 0
 
 

@@ -1,10 +1,29 @@
 """Resolution and install benchmarks (not tests), in one run:
 
 (a) resolve a generated 2,000-package catalogue (40 chains, each 50 deep, 3 versions a package),
-    metadata already in memory — goal <= 100 ms;
-(b) warm `rigging install` of 50 locked, cached packages — goal 0 requests and <= 60 ms;
-(c) cold install of a 50-package tree from a local registry, against 50 sequential
-    `skopeo copy` of the same packages — goal <= 0.3x.
+    metadata already in memory — goal <= 100 ms — in two forms:
+    - no conflicts: the newest allowed version of everything fits (as before);
+    - backtracking: in some chains (default 4 of the 40, `--conflicting-chains`) the newest
+      allowed version of the head (c-0 1.1.0) also needs the chain's tail at ^2.0.0, while the
+      link just above the tail (c-48, every version) needs it at ^1.0.0. The conflict only shows
+      48 levels down, so the resolver must back the head off to 1.0.0; the bench checks that it
+      did (exactly those heads at 1.0.0, every other package at its newest allowed, 1.1.0).
+      The cost grows much faster than the number of conflicting chains (on the 2-core machine:
+      1 chain ~0.2 s, 4 ~1.3 s, 8 ~6 s, all 40 ~50 s), so the default is 4, not 40.
+    The goal was stated for the catalogue; it is applied to both forms and the lines say which.
+(b) `rigging install` of 50 locked packages with the blob cache warm — goal 0 requests and
+    <= 60 ms — in two cases:
+    - everything installed: the files are as the lock says, so install returns early and never
+      reads the cache (the case the old bench measured);
+    - fresh checkout: only rigging.json and rigging.lock in a new folder, files absent, cache
+      warm. Install must render every file from the cached blobs with 0 registry requests
+      (`install --json` reports them); plain `install` and `install --frozen` are both timed.
+(c) cold install of a 50-package tree from a local registry (fresh cache, no lock), against the
+    same 50 packages copied with skopeo (`skopeo copy docker://… oci:…`, one layout folder per
+    package) in two ways: one after another (what the goal was first stated against) and 8 at a
+    time (the fair comparison: rigging fetches with 8 workers). Goal <= 0.3x; the verdict is
+    printed for both comparisons, and the runs are interleaved (rigging, sequential, 8-wide) so
+    that each ratio is measured side by side.
 
 Needs Debian's docker-registry and skopeo for (b) and (c).
 """
@@ -21,33 +40,60 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import Report
+
 BIN = Path(sys.executable).parent
+CHAINS, DEPTH = 40, 50
+SKOPEO_WIDTH = 8  # as rigging's installer fetches (FETCH_WORKERS)
 
 
-def bench_resolve(runs: int) -> dict[str, float]:
+def catalogue(conflicting: int):  # a MemoryCatalog
+    """40 chains of 50 packages, versions 1.0.0, 1.1.0 and 2.0.0; `^1.0.0` links each to the next.
+
+    In the first `conflicting` chains, c-0 1.1.0 also needs c-49 ^2.0.0 while c-48 needs c-49
+    ^1.0.0: the newest head cannot be used, which the resolver only learns at the chain's bottom."""
     from rigging.catalog_memory import MemoryCatalog
+
+    cat = MemoryCatalog()
+    for c in range(CHAINS):
+        for d in range(DEPTH):
+            for version in ("1.0.0", "1.1.0", "2.0.0"):
+                deps = {f"bench/c{c}-{d + 1}": "^1.0.0"} if d + 1 < DEPTH else {}
+                if c < conflicting and d == 0 and version == "1.1.0":
+                    deps[f"bench/c{c}-{DEPTH - 1}"] = "^2.0.0"
+                cat.add(f"bench/c{c}-{d}", version, deps)
+    return cat
+
+
+def bench_resolve(runs: int, conflicting: int) -> dict[str, object]:
     from rigging.resolver import resolve
 
-    def catalogue() -> MemoryCatalog:
-        cat = MemoryCatalog()
-        for c in range(40):
-            for d in range(50):
-                deps = {f"bench/c{c}-{d + 1}": "^1.0.0"} if d + 1 < 50 else {}
-                for version in ("1.0.0", "1.1.0", "2.0.0"):
-                    cat.add(f"bench/c{c}-{d}", version, deps)
-        return cat
-
-    requirements = {f"bench/c{c}-0": "^1.0.0" for c in range(40)}
+    requirements = {f"bench/c{c}-0": "^1.0.0" for c in range(CHAINS)}
     times = []
+    resolution = None
     for _ in range(runs):
-        cat = catalogue()  # a fresh catalogue each run: nothing cached from the last one
+        cat = catalogue(conflicting)  # a fresh catalogue each run: nothing cached from the last one
         start = time.perf_counter()
         resolution = resolve(cat, requirements, max_depth=60)
         times.append((time.perf_counter() - start) * 1000)
-        assert len(resolution.versions) == 2000
-    return {"median_ms": statistics.median(times), "first_ms": times[0], "packages": 2000}
+        assert len(resolution.versions) == CHAINS * DEPTH
+    assert resolution is not None
+    chosen = {name: str(version) for name, version in resolution.versions.items()}
+    heads_backed_off = sum(1 for c in range(CHAINS) if chosen[f"bench/c{c}-0"] == "1.0.0")
+    others_newest = sum(1 for name, v in chosen.items() if not name.endswith("-0") and v == "1.1.0")
+    assert heads_backed_off == conflicting, f"expected {conflicting} heads backed off to 1.0.0, got {heads_backed_off}"
+    assert others_newest == CHAINS * (DEPTH - 1)
+    return {
+        "median_ms": statistics.median(times),
+        "first_ms": times[0],
+        "packages": len(chosen),
+        "heads_backed_off": heads_backed_off,
+        "conflicting_chains": conflicting,
+    }
 
 
 def _start_registry(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -114,6 +160,41 @@ def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return elapsed, proc.stdout
 
 
+def _skopeo(host: str, name: str, layout: Path) -> None:
+    proc = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            f"docker://{host}/{name}:1.0.0",
+            f"oci:{layout / name.replace('/', '-')}:1.0.0",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: skopeo copy of {name} failed: {proc.stderr.strip()}")
+
+
+def _skopeo_all(host: str, names: list[str], layout: Path, width: int) -> float:
+    """ms to copy every package, `width` skopeo processes at a time (one layout folder each, so
+    that concurrent copies never write the same index.json)."""
+    layout.mkdir()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        list(pool.map(lambda name: _skopeo(host, name, layout), names))
+    return (time.perf_counter() - start) * 1000
+
+
+def _clear_project(project: Path) -> None:
+    for leftover in ("rigging.lock", "AGENTS.md", "CLAUDE.md", "GEMINI.md"):
+        (project / leftover).unlink(missing_ok=True)
+    for folder in (".windsurf", ".cursor", ".github", ".claude", ".agents", ".clinerules", ".kiro"):
+        shutil.rmtree(project / folder, ignore_errors=True)
+
+
 def bench_install(runs: int) -> dict[str, object]:
     if not (shutil.which("docker-registry") and shutil.which("skopeo")):
         return {"skipped": "docker-registry and skopeo are needed"}
@@ -130,81 +211,138 @@ def bench_install(runs: int) -> dict[str, object]:
             )
             env = {**os.environ, "DOCKER_CONFIG": str(work / "docker")}
 
-            cold = []
+            # (c) interleaved: each run times rigging, then skopeo one by one, then 8 at a time
+            cold, sequential, parallel = [], [], []
             for run in range(runs):
-                for leftover in ("rigging.lock", "AGENTS.md", "CLAUDE.md"):
-                    (project / leftover).unlink(missing_ok=True)
-                for folder in (".windsurf", ".cursor", ".github", ".claude"):
-                    shutil.rmtree(project / folder, ignore_errors=True)
+                _clear_project(project)
                 ms, out = _timed(
                     [rigging, "install", "-C", str(project), "--json"],
                     {**env, "RIGGING_CACHE_DIR": str(work / f"cold-cache-{run}")},
                 )
                 assert len(json.loads(out)["packages"]) == 50
                 cold.append(ms)
-                print(f"  cold run {run}: {ms:.0f} ms", file=sys.stderr)
+                sequential.append(_skopeo_all(host, names, work / f"skopeo-seq-{run}", 1))
+                parallel.append(_skopeo_all(host, names, work / f"skopeo-par-{run}", SKOPEO_WIDTH))
+                print(
+                    f"  run {run}: cold install {ms:.0f} ms, skopeo sequential {sequential[-1]:.0f} ms, "
+                    f"skopeo {SKOPEO_WIDTH} at a time {parallel[-1]:.0f} ms",
+                    file=sys.stderr,
+                )
 
-            warm, requests = [], set()
+            # (b) the project as the last cold run left it: lock and files present, cache warm
             warm_env = {**env, "RIGGING_CACHE_DIR": str(work / f"cold-cache-{runs - 1}")}
+            installed, installed_requests = [], set()
             for _ in range(runs * 3):
                 ms, out = _timed([rigging, "install", "-C", str(project), "--json"], warm_env)
-                warm.append(ms)
-                requests.add(json.loads(out)["requests"])
+                installed.append(ms)
+                installed_requests.add(json.loads(out)["requests"])
 
-            skopeo = []
-            for run in range(runs):
-                start = time.perf_counter()
-                for name in names:
-                    target = f"oci:{work / f'skopeo-{run}'}:{name.replace('/', '-')}"
-                    subprocess.run(
-                        [
-                            "skopeo",
-                            "copy",
-                            "--quiet",
-                            "--src-tls-verify=false",
-                            f"docker://{host}/{name}:1.0.0",
-                            target,
-                        ],
-                        check=True,
-                        capture_output=True,
-                    )
-                skopeo.append((time.perf_counter() - start) * 1000)
+            # (b) fresh checkout: rigging.json and rigging.lock only, in a new folder each run
+            fresh: dict[str, list[float]] = {"install": [], "install --frozen": []}
+            fresh_requests: dict[str, set[int]] = {"install": set(), "install --frozen": set()}
+            written = set()
+            for run in range(runs * 3):
+                for mode, extra in (("install", []), ("install --frozen", ["--frozen"])):
+                    checkout = work / f"checkout-{run}-{len(extra)}"
+                    checkout.mkdir()
+                    for kept in ("rigging.json", "rigging.lock"):
+                        shutil.copy2(project / kept, checkout / kept)
+                    ms, out = _timed([rigging, "install", "-C", str(checkout), "--json", *extra], warm_env)
+                    result = json.loads(out)
+                    fresh[mode].append(ms)
+                    fresh_requests[mode].add(result["requests"])
+                    written.add(len(result["written"]))
+                    assert len(result["packages"]) == 50 and result["written"], "a fresh checkout must write files"
         finally:
             proc.terminate()
             proc.wait()
-    cold_ms, skopeo_ms = statistics.median(cold), statistics.median(skopeo)
     return {
-        "warm_install_median_ms": statistics.median(warm),
-        "warm_install_requests": sorted(requests),
-        "cold_install_median_ms": cold_ms,
-        "skopeo_50_sequential_median_ms": skopeo_ms,
-        "cold_over_skopeo": cold_ms / skopeo_ms,
+        "warm_installed_median_ms": statistics.median(installed),
+        "warm_installed_requests": sorted(installed_requests),
+        "fresh_checkout_median_ms": statistics.median(fresh["install"]),
+        "fresh_checkout_requests": sorted(fresh_requests["install"]),
+        "fresh_checkout_frozen_median_ms": statistics.median(fresh["install --frozen"]),
+        "fresh_checkout_frozen_requests": sorted(fresh_requests["install --frozen"]),
+        "fresh_checkout_files_written": sorted(written),
+        "cold_install_median_ms": statistics.median(cold),
+        "skopeo_50_sequential_median_ms": statistics.median(sequential),
+        "skopeo_50_by_8_median_ms": statistics.median(parallel),
+        # ratios per interleaved run, then their median: each one measured side by side
+        "cold_over_skopeo_sequential": statistics.median(c / s for c, s in zip(cold, sequential, strict=True)),
+        "cold_over_skopeo_by_8": statistics.median(c / p for c, p in zip(cold, parallel, strict=True)),
+        "runs": {"cold_ms": cold, "skopeo_sequential_ms": sequential, "skopeo_by_8_ms": parallel},
     }
+
+
+def build_report(results: dict[str, dict[str, object]], runs: int) -> Report:
+    report = Report(f"install: median of {runs} runs ((b): {runs * 3})")
+    plain, back = results["resolve_2000"], results["resolve_2000_backtracking"]
+    report.goal("(a) resolve 2,000 packages, no conflicts", plain["median_ms"], "ms", "<=", 100)  # type: ignore[arg-type]
+    report.goal(
+        f"(a) resolve 2,000 packages, backtracking in {back['conflicting_chains']} chain(s)",
+        back["median_ms"],  # type: ignore[arg-type]
+        "ms",
+        "<=",
+        100,
+        note=f"same goal; {back['heads_backed_off']} of {CHAINS} chain heads backed off to 1.0.0",
+    )
+    report.figure("(a) backtracking / no conflicts", back["median_ms"] / plain["median_ms"], "x")  # type: ignore[operator]
+    i = results["install_50"]
+    if "skipped" in i:
+        report.figure(f"(b)/(c) skipped: {i['skipped']}", 0, "")
+        return report
+    for label, key in (
+        ("(b) warm install, files already installed", "warm_installed"),
+        ("(b) warm install, fresh checkout (lock only)", "fresh_checkout"),
+        ("(b) warm install --frozen, fresh checkout", "fresh_checkout_frozen"),
+    ):
+        requests = i[f"{key}_requests"]
+        report.goal(f"{label}: requests", max(requests), "", "==", 0, note=f"seen {requests}")  # type: ignore[arg-type]
+        report.goal(f"{label}: time", i[f"{key}_median_ms"], "ms", "<=", 60)  # type: ignore[arg-type]
+    report.figure("(c) cold install, 50 packages", i["cold_install_median_ms"], "ms")  # type: ignore[arg-type]
+    report.figure("(c) 50 x skopeo copy, one after another", i["skopeo_50_sequential_median_ms"], "ms")  # type: ignore[arg-type]
+    report.figure(f"(c) 50 x skopeo copy, {SKOPEO_WIDTH} at a time", i["skopeo_50_by_8_median_ms"], "ms")  # type: ignore[arg-type]
+    report.goal(
+        "(c) cold install / skopeo one after another",
+        i["cold_over_skopeo_sequential"],  # type: ignore[arg-type]
+        "x",
+        "<=",
+        0.3,
+        note="the comparison the goal was first stated against",
+    )
+    report.goal(
+        f"(c) cold install / skopeo {SKOPEO_WIDTH} at a time",
+        i["cold_over_skopeo_by_8"],  # type: ignore[arg-type]
+        "x",
+        "<=",
+        0.3,
+        note="the fair comparison: same concurrency",
+    )
+    return report
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--conflicting-chains", type=int, default=4, help="chains that force backtracking (<= 40)")
+    parser.add_argument("--quick", action="store_true", help="3 runs instead of 5, 1 conflicting chain")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = {"resolve_2000": bench_resolve(args.runs), "install_50": bench_install(args.runs)}
+    if args.quick:
+        args.runs = min(args.runs, 3)
+        args.conflicting_chains = min(args.conflicting_chains, 1)
+    if not 1 <= args.conflicting_chains <= CHAINS:
+        parser.error(f"--conflicting-chains must be 1 to {CHAINS}")
+    results = {
+        "resolve_2000": bench_resolve(args.runs, conflicting=0),
+        "resolve_2000_backtracking": bench_resolve(args.runs, conflicting=args.conflicting_chains),
+        "install_50": bench_install(args.runs),
+    }
+    report = build_report(results, args.runs)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({**results, "goals": report.as_dict()}, indent=2))
         return 0
-    r = results["resolve_2000"]
-    print(f"(a) resolve 2,000 packages: first {r['first_ms']:.1f} ms, median {r['median_ms']:.1f} ms  (goal <= 100)")
-    i = results["install_50"]
-    if "skipped" in i:
-        print(f"(b)/(c) skipped: {i['skipped']}")
-        return 0
-    print(
-        f"(b) warm install, 50 packages: median {i['warm_install_median_ms']:.1f} ms, "
-        f"requests {i['warm_install_requests']}  (goal <= 60 ms, [0])"
-    )
-    print(
-        f"(c) cold install {i['cold_install_median_ms']:.0f} ms vs 50 x skopeo copy "
-        f"{i['skopeo_50_sequential_median_ms']:.0f} ms = {i['cold_over_skopeo']:.2f}x  (goal <= 0.3x)"
-    )
+    report.show()
     return 0
 
 

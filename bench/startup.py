@@ -15,6 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import Report
+
 BIN = Path(sys.executable).parent
 GOALS_MS = {"rigging --help": 60.0, "rigging validate (20 files)": 150.0}
 
@@ -61,8 +64,11 @@ def median_ms(cmd: list[str], runs: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--quick", action="store_true", help="7 runs instead of 21")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = min(args.runs, 7)
     with tempfile.TemporaryDirectory() as tmp:
         pkg = make_package(Path(tmp) / "pkg")
         rigging = str(BIN / "rigging")
@@ -76,14 +82,17 @@ def main() -> int:
             "rigging --help": median_ms([rigging, "--help"], args.runs),
             "rigging validate (20 files)": median_ms([rigging, "validate", str(pkg)], args.runs),
         }
-    if args.json:
-        print(json.dumps({"runs": args.runs, "median_ms": results, "goals_ms": GOALS_MS}))
-        return 0
-    print(f"median of {args.runs} runs (ms)")
+    report = Report(f"startup: median of {args.runs} runs")
     for name, ms in results.items():
         goal = GOALS_MS.get(name)
-        verdict = "" if goal is None else f"  goal <= {goal:.0f}: {'met' if ms <= goal else 'MISSED'}"
-        print(f"  {name:<30} {ms:7.1f}{verdict}")
+        if goal is None:
+            report.figure(name, ms, "ms", note="baseline")
+        else:
+            report.goal(name, ms, "ms", "<=", goal)
+    if args.json:
+        print(json.dumps({"runs": args.runs, "median_ms": results, "goals_ms": GOALS_MS, "goals": report.as_dict()}))
+        return 0
+    report.show()
     return 0
 
 
