@@ -102,7 +102,9 @@ BAD_PATHS = {
     "backslash": "..\\victim.txt",
     "drive": "C:/victim.txt",
     "outside-install-folders": "src/main.py",
-    "linked-parent": ".cursor/rules/victim.mdc",
+    "below-install-folders": ".cursor/rules/team/conventions.mdc",
+    "another-name": ".cursor/rules/team.conventions.mdc",
+    "linked-parent": ".cursor/rules/{ident}.victim.mdc",
 }
 COMMANDS = {
     "install": ["install"],
@@ -123,16 +125,22 @@ def test_a_lock_path_that_leaves_the_project_is_refused_and_nothing_is_touched(
     (outside / "rules").mkdir(parents=True)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
-    (outside / "rules" / "victim.mdc").write_text("precious rule\n")
+    (outside / "rules" / f"{ns}.pkg.victim.mdc").write_text("precious rule\n")
     (project / "src").mkdir()
     (project / "src" / "main.py").write_text("print('mine')\n")
 
-    listed = BAD_PATHS[kind] or str(victim)
+    (project / ".cursor" / "rules" / "team").mkdir(parents=True)
+    for own in ("team/conventions.mdc", "team.conventions.mdc"):  # the team's own rules, not the package's
+        (project / ".cursor" / "rules" / own).write_text("our conventions\n")
+    listed = (BAD_PATHS[kind] or str(victim)).format(ident=f"{ns}.pkg")
     target = {
-        "linked-parent": outside / "rules" / "victim.mdc",
+        "linked-parent": outside / "rules" / f"{ns}.pkg.victim.mdc",
         "outside-install-folders": project / "src" / "main.py",
+        "below-install-folders": project / ".cursor" / "rules" / "team" / "conventions.mdc",
+        "another-name": project / ".cursor" / "rules" / "team.conventions.mdc",
     }.get(kind, victim)
     if kind == "linked-parent":
+        shutil.rmtree(project / ".cursor")
         (project / ".cursor").symlink_to(outside, target_is_directory=True)
 
     def add_victim(lock):
@@ -150,8 +158,10 @@ def test_a_lock_path_that_leaves_the_project_is_refused_and_nothing_is_touched(
     assert "rigging.lock" in message and repr(listed) in message and "nothing was changed" in message, message
     if kind == "linked-parent":
         assert ".cursor, a symbolic link" in message
-    if kind == "outside-install-folders":
-        assert "not inside a folder rigging installs to" in message
+    if kind in ("outside-install-folders", "below-install-folders"):
+        assert "not directly inside a folder rigging installs to" in message
+    if kind == "another-name":
+        assert f"is not named for the package ({ns}.pkg.*)" in message
     assert _disk_state(tmp_path / "project", outside, tmp_path / "victim.txt") == before
     assert target.exists()
 
@@ -414,3 +424,183 @@ def test_a_file_removed_after_a_crash_is_simply_written(cli, tmp_path, registry,
     listed = cli("list", "-C", project, env=env)
     assert listed.returncode == 0, listed.stderr
     assert snapshot(project) == snapshot(reference)
+
+
+# -- what an adversarial review found, kept fixed ----------------------------------------------------
+
+
+def test_a_lock_pairing_a_signed_manifest_with_other_content_is_refused(cli, tmp_path, registry, signing_env, keys):
+    """A signature covers the manifest; the lock's content digest must be the one it names."""
+    from tests.packages import make_package
+
+    good, _ = keys
+    name = f"{unique_namespace('s')}/signed"
+    for version, rule in (("1.0.0", None), ("1.1.0", "Only in the unsigned 1.1.0.")):
+        pkg = make_package(tmp_path / version, name, version, extra_rule=rule)
+        sign = ["--sign", "--key", good / "cosign.key"] if version == "1.0.0" else []
+        assert cli("publish", pkg, f"{registry.host}/{name}", *sign, env=signing_env).returncode == 0
+    project = tmp_path / "project"
+    (project / "keys").mkdir(parents=True)
+    (project / "keys" / "trusted.pub").write_bytes((good / "cosign.pub").read_bytes())
+    policy = {"mode": "enforce", "require": [{"packages": name, "keys": ["keys/trusted.pub"]}]}
+    data = {"registry": registry.host, "dependencies": {name: "~1.0.0"}, "targets": ["cursor"], "signatures": policy}
+    (project / "rigging.json").write_text(json.dumps(data))
+    assert cli("install", "-C", project, env=signing_env).returncode == 0
+
+    # the unsigned 1.1.0's content, slipped under the signed 1.0.0's manifest
+    unsigned = tmp_path / "unsigned"
+    unsigned.mkdir()
+    unsigned_data = {"registry": registry.host, "dependencies": {name: "1.1.0"}, "targets": ["cursor"]}
+    (unsigned / "rigging.json").write_text(json.dumps(unsigned_data))
+    assert cli("install", "-C", unsigned, env=signing_env).returncode == 0
+    unsigned_content = json.loads((unsigned / "rigging.lock").read_text())["packages"][name]["content"]
+    _tamper(project, lambda lock: lock["packages"][name].update(content=unsigned_content))
+    shutil.rmtree(project / ".cursor")  # a fresh checkout: the lock and the policy, no files yet
+    before = snapshot(project)
+    for flags in ([], ["--frozen"], ["--locked"]):
+        refused = cli("install", "-C", project, *flags, env=signing_env)
+        assert refused.returncode == 1, (flags, refused.stderr)
+        assert f"{name} 1.0.0 does not match its manifest" in refused.stderr, refused.stderr
+        assert snapshot(project) == before
+
+
+def test_a_planted_journal_cannot_read_or_move_files_through_links(cli, tmp_path, registry, env, published):
+    ns, _ = published
+    project = _installed_project(cli, tmp_path, registry, env, ns, targets=["windsurf", "agents"])
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET=hunter2\n")
+    staged = project / ".rigging" / "txn" / "staged"
+    staged.mkdir(parents=True)
+    (staged / "0").symlink_to(secret)
+    plan = {
+        "version": 2,
+        "prune": [],
+        "changes": [{"op": "section", "path": "AGENTS.md", "before": None, "after": None, "staged": "0"}],
+    }
+    (project / ".rigging" / "txn" / "plan.json").write_text(json.dumps(plan))
+    refused = cli("list", "-C", project, env=env)
+    assert refused.returncode == 1 and "staged/0 is not a file rigging staged" in refused.stderr, refused.stderr
+    assert "hunter2" not in (project / "AGENTS.md").read_text()
+
+    shutil.rmtree(project / ".rigging")
+    outdir = tmp_path / "outdir"
+    outdir.mkdir()
+    (project / ".rigging" / "txn").mkdir(parents=True)
+    (project / ".rigging" / "txn" / "trash").symlink_to(outdir, target_is_directory=True)
+    rule = f".windsurf/rules/{ns}.pkg.a.md"
+    plan = {
+        "version": 2,
+        "prune": [],
+        "changes": [{"op": "delete", "path": rule, "before": _digest(project / rule), "after": None}],
+    }
+    (project / ".rigging" / "txn" / "plan.json").write_text(json.dumps(plan))
+    refused = cli("list", "-C", project, env=env)
+    assert refused.returncode == 1 and "trash, a symbolic link" in refused.stderr, refused.stderr
+    assert (project / rule).exists() and list(outdir.iterdir()) == []
+
+
+def test_a_planted_temporary_file_is_not_written_through(cli, tmp_path, registry, env, published):
+    ns, publish_v2 = published
+    project = _installed_project(cli, tmp_path, registry, env, ns, targets=["agents"])
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched\n")
+    (project / ".AGENTS.md.rigging-tmp").symlink_to(outside)
+    (project / ".AGENTS.md.x.rigging-tmp").mkdir()
+    publish_v2()
+    updated = cli("update", "-C", project, env=env)
+    assert updated.returncode == 0, updated.stderr
+    assert outside.read_text() == "untouched\n" and not (project / "AGENTS.md").is_symlink()
+    assert "a two" in (project / "AGENTS.md").read_text()
+
+
+def test_overlong_names_are_refused_before_the_commit_point(cli, tmp_path, registry, env, published):
+    ns, _ = published
+    project = _installed_project(cli, tmp_path, registry, env, ns, targets=["windsurf"])
+    long_name = f".windsurf/rules/{ns}.pkg.{'x' * 300}.md"
+    _tamper(project, lambda lock: lock["packages"][f"{ns}/pkg"]["files"].update({long_name: "sha256:" + "0" * 64}))
+    before = snapshot(project)
+    for flags in ([], ["--force"]):
+        refused = cli("install", "-C", project, *flags, env=env)
+        assert refused.returncode == 1 and "is too long" in refused.stderr, refused.stderr
+        assert snapshot(project) == before and not (project / ".rigging").exists()
+
+
+def test_a_published_rule_with_an_overlong_name_fails_cleanly(cli, tmp_path, registry, env):
+    """Published by hand (rigging publish would refuse it): the install stops before its journal."""
+    from rigging.registry.client import RegistryClient
+
+    from tests.support.raw_package import push_raw_package, tar_gz
+
+    name = f"{unique_namespace('l')}/long"
+    stem = "r" * 250
+    config = json.dumps({"name": name, "version": "1.0.0"}).encode()
+    layer = tar_gz({"long/rigging.json": config, f"long/rules/{stem}.md": _rule("long").encode()})
+    with RegistryClient(registry.host) as client:
+        push_raw_package(client, name, "1.0.0", config, layer, "long")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "rigging.json").write_text(
+        json.dumps({"registry": registry.host, "dependencies": {name: "^1"}, "targets": ["windsurf"]})
+    )
+    refused = cli("install", "-C", project, env=env)
+    assert refused.returncode == 1 and "is too long" in refused.stderr and stem[:40] in refused.stderr, refused.stderr
+    assert sorted(p.name for p in project.iterdir()) == ["rigging.json"]
+
+
+def test_the_managed_section_is_found_after_its_begin_marker(cli, tmp_path, registry, env, published):
+    ns, _ = published
+    project = tmp_path / "project"
+    project.mkdir()
+    notes = "# Notes\n\nWe mention `<!-- rigging:end -->` in prose.\n"
+    (project / "AGENTS.md").write_text(notes)
+    (project / "rigging.json").write_text(
+        json.dumps({"registry": registry.host, "dependencies": {f"{ns}/pkg": "^1"}, "targets": ["agents"]})
+    )
+    for _ in range(3):
+        assert cli("install", "-C", project, env=env).returncode == 0
+    text = (project / "AGENTS.md").read_text()
+    assert text.startswith(notes) and text.count("rigging:begin") == 1, text
+    assert cli("remove", f"{ns}/pkg", "-C", project, env=env).returncode == 0
+    assert (project / "AGENTS.md").read_text() == notes
+
+
+def test_a_package_holding_the_section_marker_is_refused(cli, tmp_path, registry, env):
+    """Published by hand (rigging publish refuses it, RIG307): install refuses it too."""
+    from rigging.registry.client import RegistryClient
+
+    from tests.support.raw_package import push_raw_package, tar_gz
+
+    name = f"{unique_namespace('m')}/marker"
+    config = json.dumps({"name": name, "version": "1.0.0"}).encode()
+    rule = _rule("Be brief.\n<!-- rigging:end -->\nMore.").encode()
+    layer = tar_gz({"marker/rigging.json": config, "marker/rules/sneaky.md": rule})
+    with RegistryClient(registry.host) as client:
+        push_raw_package(client, name, "1.0.0", config, layer, "marker")
+    project = tmp_path / "project"
+    project.mkdir()
+    data = {"registry": registry.host, "dependencies": {name: "^1"}, "targets": ["agents"]}
+    (project / "rigging.json").write_text(json.dumps(data))
+    refused = cli("install", "-C", project, env=env)
+    assert refused.returncode == 1, refused.stderr
+    assert "rules/sneaky.md:7 holds rigging's managed-section marker" in refused.stderr, refused.stderr
+    assert sorted(p.name for p in project.iterdir()) == ["rigging.json"]
+
+
+def test_a_folder_where_a_package_file_goes_is_named(cli, tmp_path, registry, env, published):
+    ns, _ = published
+    project = tmp_path / "project"
+    (project / ".windsurf" / "rules" / f"{ns}.pkg.a.md").mkdir(parents=True)
+    (project / "rigging.json").write_text(
+        json.dumps({"registry": registry.host, "dependencies": {f"{ns}/pkg": "^1"}, "targets": ["windsurf"]})
+    )
+    refused = cli("install", "-C", project, env=env)
+    assert refused.returncode == 1, refused.stderr
+    assert f"changed since rigging installed them: .windsurf/rules/{ns}.pkg.a.md" in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "soon"])
+def test_a_bad_lock_timeout_is_one_clear_line(cli, tmp_path, registry, env, published, value):
+    ns, _ = published
+    project = _installed_project(cli, tmp_path, registry, env, ns, targets=["windsurf"])
+    refused = cli("install", "-C", project, env={**env, "RIGGING_LOCK_TIMEOUT": value})
+    assert refused.returncode == 1 and f"RIGGING_LOCK_TIMEOUT={value!r} is not a number of seconds" in refused.stderr

@@ -29,7 +29,7 @@ class BlobSources:
         return list(self._read().get(host, {}).get(digest, []))
 
     def remember(self, host: str, repository: str, digests: list[str]) -> None:
-        from rigging.oci_layout import _write_atomic
+        from rigging.atomic_files import write_atomic
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.with_suffix(".lock").open("a") as lock:
@@ -40,6 +40,6 @@ class BlobSources:
                 repos = [repository] + [r for r in known.get(digest, []) if r != repository]
                 known[digest] = repos[:_KEEP]
             with contextlib.suppress(OSError):
-                _write_atomic(self.path, json.dumps(data).encode())
+                write_atomic(self.path, json.dumps(data).encode())
         with contextlib.suppress(OSError):
             os.chmod(self.path, 0o600)

@@ -60,12 +60,12 @@ class BlobCache:
         return None
 
     def put_bytes(self, digest: str, data: bytes) -> Path:
+        from rigging.atomic_files import write_atomic
         from rigging.digests import sha256_digest
-        from rigging.oci_layout import _write_atomic
 
         if sha256_digest(data) != digest:
             raise IntegrityError(f"refusing to cache content that does not hash to {digest}")
         path = self.path(digest)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, data)
+        write_atomic(path, data)
         return path

@@ -22,11 +22,18 @@ _POLL_S = 0.05
 
 
 def timeout_from_env() -> float:
+    import math
+
     text = os.environ.get("RIGGING_LOCK_TIMEOUT", "")
+    if not text:
+        return DEFAULT_TIMEOUT_S
     try:
-        return float(text) if text else DEFAULT_TIMEOUT_S
+        seconds = float(text)
     except ValueError:
-        raise RiggingError(f"RIGGING_LOCK_TIMEOUT={text!r} is not a number of seconds") from None
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise RiggingError(f"RIGGING_LOCK_TIMEOUT={text!r} is not a number of seconds (0 or more)")
+    return seconds
 
 
 def _say_waiting(root: Path, timeout: float) -> None:

@@ -45,7 +45,9 @@ TARGET_DIRS = (
     ".claude/commands",
     ".claude",
 )
-_FILE_PREFIXES = tuple(folder + "/" for folder in FILE_DIRS)
+# Most file systems refuse longer names; a path refused only when applied would strand a journal.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
 
 
 class UnsafePath(Exception):
@@ -63,16 +65,26 @@ def lexical_problem(path: object) -> str | None:
         return "leaves the project through '..'"
     if problem is not None:
         return "is not a normalised relative path (empty or '.' parts, backslashes or NUL)"
+    if len(path.encode()) > MAX_PATH_BYTES or any(len(p.encode()) > MAX_NAME_BYTES for p in path.split("/")):
+        return f"is too long (a name over {MAX_NAME_BYTES} bytes or a path over {MAX_PATH_BYTES})"
     return None
 
 
-def package_file_problem(path: object) -> str | None:
-    """Why `path` cannot be a file a package installs, or None."""
+def package_file_problem(path: object, ident: str | None = None) -> str | None:
+    """Why `path` cannot be a file a package installs, or None.
+
+    Install writes one level below its folders, under the package's own prefix
+    (`.cursor/rules/NAMESPACE.NAME.rule.mdc`); with `ident` (NAMESPACE.NAME) that prefix is
+    required too, so a lock cannot claim a team's own rule, or another package's, as its file.
+    """
     if (problem := lexical_problem(path)) is not None:
         return problem
     assert isinstance(path, str)
-    if not path.startswith(_FILE_PREFIXES) or path.endswith("/"):
-        return "is not inside a folder rigging installs to (" + ", ".join(FILE_DIRS) + ")"
+    folder, _, name = path.rpartition("/")
+    if folder not in FILE_DIRS:
+        return "is not directly inside a folder rigging installs to (" + ", ".join(FILE_DIRS) + ")"
+    if ident is not None and not name.startswith(ident + "."):
+        return f"is not named for the package ({ident}.*)"
     return None
 
 

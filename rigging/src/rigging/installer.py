@@ -167,6 +167,50 @@ def _check_tags(packages: dict[str, LockedPackage], network: _Network) -> None:
         list(pool.map(check, packages.values()))
 
 
+def _check_manifests(packages: dict[str, LockedPackage], cache: BlobCache, network: _Network) -> None:
+    """What a lock installs is what its manifest names: the content layer (digest and size), and a
+    config naming the same package and version. A signature or a tag covers the manifest, so a
+    lock that pairs a signed manifest with other content is refused. Manifests and configs are
+    cached by digest, so this costs no request once they have been read."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rigging.transfer import parse_package_manifest
+
+    def blob(package: LockedPackage, digest: str, size: int | None, manifest: bool) -> bytes:
+        found = cache.get(digest, size)
+        if found is not None:
+            return found.read_bytes()
+        host, _, repository = package.source.partition("/")
+        client = network.client(host)
+        if manifest:
+            return cache.put_bytes(digest, client.get_manifest(repository, digest)[0]).read_bytes()
+        client.download_blob(repository, digest, size or 0, cache.path(digest))
+        return cache.path(digest).read_bytes()
+
+    def check(package: LockedPackage) -> None:
+        where = f"{package.source}@{package.manifest}"
+        parsed = parse_package_manifest(blob(package, package.manifest, None, True), where)
+        content = parsed.content_layer
+        try:
+            config = json.loads(blob(package, parsed.config.digest, parsed.config.size, False))
+        except ValueError:
+            config = None
+        named = (config.get("name"), config.get("version")) if isinstance(config, dict) else (None, None)
+        if (content.digest, content.size) != (package.content_digest, package.content_size) or named != (
+            package.name,
+            package.version,
+        ):
+            raise RiggingError(
+                f"rigging.lock: {package.name} {package.version} does not match its manifest {where} (which holds "
+                f"{named[0]} {named[1]}, content {content.digest}); the lock is damaged or was tampered with: "
+                "restore it, or delete it and run `rigging install`; nothing was changed"
+            )
+
+    with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
+        list(pool.map(check, packages.values()))
+
+
 def _check_signatures(
     project: Project, packages: dict[str, LockedPackage], network: _Network, result: InstallResult
 ) -> None:
@@ -288,6 +332,8 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
             packages = {n: p.without_files() for n, p in old.packages.items()}
             if options.locked:
                 _check_tags(old.packages, network)
+            if options.locked or project.signatures is not None:
+                _check_manifests(packages, cache, network)
         else:
             packages = _resolve(project, old, options, cache, result)
         if project.signatures is not None:

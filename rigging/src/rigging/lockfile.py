@@ -10,6 +10,8 @@ from rigging.errors import RiggingError
 from rigging.install_paths import LOCK_FILE
 
 LOCK_VERSION = 1
+# No content layer within the package limits comes near this (tar headers included, before gzip).
+MAX_LAYER_BYTES = 64 * 1024 * 1024
 
 
 class LockedPackage:
@@ -130,7 +132,7 @@ def load_lock(root: Path) -> Lock | None:
                 tag=entry["tag"],
                 manifest=entry["manifest"],
                 content_digest=entry["content"]["digest"],
-                content_size=int(entry["content"]["size"]),
+                content_size=entry["content"]["size"],
                 dependencies=dict(entry.get("dependencies") or {}),
                 files=dict(entry.get("files") or {}),
                 signer=entry.get("signer"),
@@ -176,8 +178,10 @@ def _first_problem(root: Path, lock: Lock) -> str | None:
             tag_ok = False
         if not tag_ok:
             return f"package {name}: version {package.version!r} and tag {package.tag!r} do not agree"
-        if not digest(package.manifest) or not digest(package.content_digest) or package.content_size < 0:
-            return f"package {name}: manifest and content must be sha256 digests with a size"
+        size = package.content_size
+        sized = isinstance(size, int) and not isinstance(size, bool) and 0 <= size <= MAX_LAYER_BYTES
+        if not digest(package.manifest) or not digest(package.content_digest) or not sized:
+            return f"package {name}: manifest and content must be sha256 digests, with a size of 0 to {MAX_LAYER_BYTES}"
         if not isinstance(package.source, str) or "/" not in package.source.strip("/"):
             return f"package {name}: source {package.source!r} is not HOST/REPOSITORY"
         if package.signer is not None and not isinstance(package.signer, str):
@@ -186,7 +190,7 @@ def _first_problem(root: Path, lock: Lock) -> str | None:
             if name_problem(dep) is not None or not isinstance(wanted, str):
                 return f"package {name}: dependency {dep!r}: {wanted!r} is not a package name and range"
         for file, sha in package.files.items():
-            problem = package_file_problem(file) or link_problem(root, file)
+            problem = package_file_problem(file, name.replace("/", ".")) or link_problem(root, file)
             if problem is not None:
                 return f"package {name} lists file {file!r}, which {problem}"
             if not digest(sha):

@@ -8,28 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from rigging import mediatypes as mt
+from rigging.atomic_files import write_atomic
 from rigging.digests import is_sha256_digest, sha256_digest
 from rigging.errors import IntegrityError, RiggingError
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class OciLayout:
@@ -54,7 +39,7 @@ class OciLayout:
             )
         (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
         if not self.exists():
-            _write_atomic(
+            write_atomic(
                 self.root / "oci-layout",
                 json.dumps({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}).encode(),
             )
@@ -71,7 +56,7 @@ class OciLayout:
         path = self.blob_path(actual)
         if path.is_file() and path.stat().st_size == len(data):
             return actual
-        _write_atomic(path, data)
+        write_atomic(path, data)
         return actual
 
     def read_blob(self, digest: str, size: int | None = None) -> bytes:
@@ -110,7 +95,7 @@ class OciLayout:
             kept.sort(key=lambda m: ((m.get("annotations") or {}).get(mt.ANN_REF_NAME, ""), m["digest"]))
             index["manifests"] = kept
             index.setdefault("mediaType", mt.OCI_INDEX)
-            _write_atomic(self.root / "index.json", json.dumps(index, indent=2).encode() + b"\n")
+            write_atomic(self.root / "index.json", json.dumps(index, indent=2).encode() + b"\n")
 
     def resolve(self, ref: str) -> dict[str, Any]:
         """The descriptor for a tag or digest in this layout."""

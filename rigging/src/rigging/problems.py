@@ -38,6 +38,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "RIG304": ("warning", "remove the key or check its spelling"),
     "RIG305": ("warning", "add 'trigger: ...' to the frontmatter; Windsurf treats it as manual"),
     "RIG306": ("warning", "add a rule (rules/*.md) or a workflow (workflows/*.md)"),
+    "RIG307": ("error", "remove the '<!-- rigging:begin/end' marker: it would cut the managed section of CLAUDE.md"),
     "RIG401": ("warning", "keep docs/ short or split the package; agents read it as context"),
     "RIG402": ("warning", "shorten the file; Windsurf ignores what lies past its limit"),
     "RIG403": ("warning", "shorten rules or move some to trigger: manual or model_decision"),

@@ -125,11 +125,11 @@ class LayoutStore:
         self.layout.ensure()
 
     def fetch_blob(self, desc: Descriptor, target: Path, progress: Progress | None = None) -> None:
-        from rigging.oci_layout import _write_atomic
+        from rigging.atomic_files import write_atomic
 
         data = self.layout.read_blob(desc.digest, desc.size)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(target, data)
+        write_atomic(target, data)
         if progress:
             progress(len(data))
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from rigging import limits
 from rigging.errors import IntegrityError, RiggingError
 from rigging.frontmatter import FrontmatterError, parse_frontmatter, split_globs
-from rigging.managed_section import BEGIN, END
+from rigging.managed_section import BEGIN, END, marker_line
 from rigging.paths import path_problem
 
 
@@ -90,6 +90,11 @@ def read_content(blob: Path, name: str, version: str) -> PackageContent:
         folder, _, file_name = path.partition("/")
         if folder not in ("rules", "workflows") or "/" in file_name or not file_name.endswith(".md"):
             continue
+        if (line := marker_line(files[path])) is not None:
+            raise RiggingError(
+                f"{name} {version}: {path}:{line} holds rigging's managed-section marker, which would cut the "
+                "section of CLAUDE.md and AGENTS.md; the package cannot be installed (its author must remove it)"
+            )
         try:
             front = parse_frontmatter(files[path])
         except FrontmatterError as exc:

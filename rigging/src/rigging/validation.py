@@ -10,6 +10,7 @@ from typing import Any
 
 from rigging import limits
 from rigging.frontmatter import FrontmatterError, parse_frontmatter, split_globs
+from rigging.managed_section import marker_line
 from rigging.names import name_problem
 from rigging.package_files import MANIFEST_FILE, PackageFile, scan_package
 from rigging.paths import path_problem
@@ -266,6 +267,8 @@ def _check_frontmatter(documents: dict[str, Document], manifest: dict[str, Any],
                 )
         if doc.file.kind == "rule":
             _check_trigger(path, doc, problems)
+        if (line := marker_line(doc.text)) is not None:
+            problems.append(Problem("RIG307", "holds rigging's managed-section marker", path, line))
 
 
 def _check_trigger(path: str, doc: Document, problems: list[Problem]) -> None:
