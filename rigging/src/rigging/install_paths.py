@@ -94,19 +94,19 @@ def link_problem(root: Path, path: str) -> str | None:
     The file itself may be a link (rigging replaces or removes the link, never its target, and
     treats it as the user's); every folder on the way to it must be a real folder.
     """
-    current = root
-    for part in path.split("/")[:-1]:
-        current = current / part
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
         try:
-            mode = os.lstat(current).st_mode
+            mode = os.lstat(os.path.join(root, folder)).st_mode
         except FileNotFoundError:
             return None  # install creates the rest as real folders
         except OSError as exc:
             return f"cannot be reached ({exc.strerror})"
         if stat.S_ISLNK(mode):
-            return f"passes through {current.relative_to(root).as_posix()}, a symbolic link"
+            return f"passes through {folder}, a symbolic link"
         if not stat.S_ISDIR(mode):
-            return f"passes through {current.relative_to(root).as_posix()}, which is not a folder"
+            return f"passes through {folder}, which is not a folder"
     return None
 
 

@@ -159,6 +159,14 @@ def _first_problem(root: Path, lock: Lock) -> str | None:
     from rigging.names import name_problem
     from rigging.version_syntax import is_semver, version_to_tag
 
+    folders: dict[str, str | None] = {}  # install folders hold many files: each is checked once
+
+    def folder_problem(file: str) -> str | None:
+        folder = file.rpartition("/")[0]
+        if folder not in folders:
+            folders[folder] = link_problem(root, file)
+        return folders[folder]
+
     def digest(value: object) -> bool:
         return isinstance(value, str) and is_sha256_digest(value)
 
@@ -190,7 +198,7 @@ def _first_problem(root: Path, lock: Lock) -> str | None:
             if name_problem(dep) is not None or not isinstance(wanted, str):
                 return f"package {name}: dependency {dep!r}: {wanted!r} is not a package name and range"
         for file, sha in package.files.items():
-            problem = package_file_problem(file, name.replace("/", ".")) or link_problem(root, file)
+            problem = package_file_problem(file, name.replace("/", ".")) or folder_problem(file)
             if problem is not None:
                 return f"package {name} lists file {file!r}, which {problem}"
             if not digest(sha):
