@@ -12,6 +12,7 @@ export RIGGING_CACHE_DIR="$PWD/$out/cache" DOCKER_CONFIG="$PWD/$out/docker"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 step "$rigging" new "$out/python-style" --name acme/python-style --version 1.0.0
+step "$rigging" new "$out/python-style" --skill pytest-fixer
 step "$rigging" validate "$out/python-style"
 step "$rigging" pack "$out/python-style" -o "$out/layout"
 
@@ -73,11 +74,21 @@ export RIGGING_INDEX_URL="http://127.0.0.1:$index_port"
 step "$rigging" search python
 if [ "${target#oci:}" = "$target" ]; then
   mkdir -p "$out/project"
-  echo "{\"registry\": \"${target%/acme/python-style}\", \"targets\": [\"cursor\", \"agents\"]}" > "$out/project/rigging.json"
+  # No "targets": install writes for the agents the project already uses (here Cursor and Claude
+  # Code), plus AGENTS.md, and says so.
+  mkdir -p "$out/project/.cursor" "$out/project/.claude"
+  echo "{\"registry\": \"${target%/acme/python-style}\"}" > "$out/project/rigging.json"
   step "$rigging" add acme/python-style -C "$out/project"
   step "$rigging" tree -C "$out/project"
   (cd "$out/project" && find . -type f -not -name rigging.lock | sort)
 else
   echo "(install needs a registry: install docker-registry to see it)"
 fi
+# Rules a repository already has, for any agent, become a package.
+mkdir -p "$out/legacy/.cursor/rules" "$out/legacy/.claude/commands"
+printf -- '---\ndescription: SQL style\nglobs: **/*.sql\nalwaysApply: false\n---\n\nUse CTEs.\n' \
+  > "$out/legacy/.cursor/rules/sql.mdc"
+printf -- '---\nargument-hint: [issue]\ndescription: Fix an issue\n---\n\nFix issue $ARGUMENTS.\n' \
+  > "$out/legacy/.claude/commands/fix.md"
+step "$rigging" import "$out/legacy" -o "$out/imported" --name acme/team-rules
 printf '\ndigest: %s\n' "$digest"

@@ -238,14 +238,14 @@ def test_a_linked_managed_file_is_not_followed(cli, tmp_path, registry, env, pub
     project.mkdir()
     secret = tmp_path / "secret.txt"
     secret.write_text("do not copy me\n")
-    (project / "CLAUDE.md").symlink_to(secret)
+    (project / "AGENTS.md").symlink_to(secret)
     (project / "rigging.json").write_text(
-        json.dumps({"registry": registry.host, "dependencies": {f"{ns}/pkg": "^1"}, "targets": ["claude"]})
+        json.dumps({"registry": registry.host, "dependencies": {f"{ns}/pkg": "^1"}, "targets": ["agents"]})
     )
     refused = cli("install", "-C", project, env=env)
-    assert refused.returncode == 1 and "CLAUDE.md: a symbolic link" in refused.stderr, refused.stderr
-    assert '"claude"' in refused.stderr
-    assert secret.read_text() == "do not copy me\n" and (project / "CLAUDE.md").is_symlink()
+    assert refused.returncode == 1 and "AGENTS.md: a symbolic link" in refused.stderr, refused.stderr
+    assert '"targets"' in refused.stderr
+    assert secret.read_text() == "do not copy me\n" and (project / "AGENTS.md").is_symlink()
     assert not (project / "rigging.lock").exists()
 
 
@@ -371,8 +371,8 @@ def _kill_after_commit(cli, tmp_path, registry, env, published, targets):
 
 
 def test_an_edit_made_after_a_crash_survives_recovery_unless_forced(cli, tmp_path, registry, env, published):
-    ns, project, reference = _kill_after_commit(cli, tmp_path, registry, env, published, ["windsurf", "agents"])
-    rule = project / f".windsurf/rules/{ns}.pkg.a.md"
+    ns, project, reference = _kill_after_commit(cli, tmp_path, registry, env, published, ["claude", "agents"])
+    rule = project / f".claude/rules/{ns}.pkg.a.md"
     assert "a one" in rule.read_text(), "not applied yet"
     rule.write_text("my own words\n")
 
@@ -466,7 +466,7 @@ def test_a_lock_pairing_a_signed_manifest_with_other_content_is_refused(cli, tmp
 
 def test_a_planted_journal_cannot_read_or_move_files_through_links(cli, tmp_path, registry, env, published):
     ns, _ = published
-    project = _installed_project(cli, tmp_path, registry, env, ns, targets=["windsurf", "agents"])
+    project = _installed_project(cli, tmp_path, registry, env, ns, targets=["claude", "agents"])
     secret = tmp_path / "secret.txt"
     secret.write_text("SECRET=hunter2\n")
     staged = project / ".rigging" / "txn" / "staged"
@@ -487,7 +487,7 @@ def test_a_planted_journal_cannot_read_or_move_files_through_links(cli, tmp_path
     outdir.mkdir()
     (project / ".rigging" / "txn").mkdir(parents=True)
     (project / ".rigging" / "txn" / "trash").symlink_to(outdir, target_is_directory=True)
-    rule = f".windsurf/rules/{ns}.pkg.a.md"
+    rule = f".claude/rules/{ns}.pkg.a.md"
     plan = {
         "version": 2,
         "prune": [],

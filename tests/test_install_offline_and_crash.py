@@ -13,7 +13,7 @@ import pytest
 from tests.catalog_publish import RULE, publish_catalogue, unique_namespace, write_package
 from tests.support.registry import REGISTRY_BINARY, RegistryServer
 from tests.support.services import unavailable
-from tests.test_install import snapshot
+from tests.test_install import FIVE, snapshot
 
 
 @pytest.fixture
@@ -47,7 +47,9 @@ def test_reinstall_from_lock_and_cache_with_the_registry_stopped(cli, tmp_path, 
     )
     project = tmp_path / "project"
     project.mkdir()
-    (project / "rigging.json").write_text(json.dumps({"registry": registry.host, "dependencies": {f"{ns}/app": "^1"}}))
+    (project / "rigging.json").write_text(
+        json.dumps({"registry": registry.host, "dependencies": {f"{ns}/app": "^1"}, "targets": FIVE})
+    )
     env = {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
     first = cli("install", "-C", project, "--json", env=env)
     assert first.returncode == 0, first.stderr
@@ -103,7 +105,9 @@ def _crash_scenario(cli, tmp_path, registry, env):
     new_source = _publish_versions(tmp_path, registry.host, ns)
     base = tmp_path / "base"
     base.mkdir()
-    (base / "rigging.json").write_text(json.dumps({"registry": registry.host, "dependencies": {f"{ns}/pkg": "^1"}}))
+    (base / "rigging.json").write_text(
+        json.dumps({"registry": registry.host, "dependencies": {f"{ns}/pkg": "^1"}, "targets": FIVE})
+    )
     (base / "AGENTS.md").write_text("# Team notes\n")
     assert cli("install", "-C", base, env=env).returncode == 0
     old_state = snapshot(base)

@@ -43,3 +43,64 @@ def test_example_manifest_and_config_match_the_spec(tmp_path, cli):
         mt.ANN_ORAS_CONTENT_DIGEST,
     ):
         assert media_type in spec_text
+
+
+TARGETS = ["windsurf", "cursor", "copilot", "claude", "agents", "gemini", "cline", "kiro", "junie"]
+
+
+def test_schema_targets_are_the_agents_rigging_installs_for():
+    from rigging.validation import ALL_TARGETS
+
+    assert manifest_schema()["properties"]["targets"]["items"]["enum"] == TARGETS
+    assert list(ALL_TARGETS) == TARGETS
+
+
+def test_schema_skills_entries_follow_the_agent_skills_rules():
+    from rigging import skill_md
+
+    entry = manifest_schema()["properties"]["skills"]["items"]
+    assert entry["required"] == ["name", "description"] and entry["additionalProperties"] is False
+    assert entry["properties"]["name"]["pattern"] == skill_md.NAME.pattern
+    assert entry["properties"]["name"]["maxLength"] == skill_md.MAX_NAME_CHARS
+    assert entry["properties"]["description"]["maxLength"] == skill_md.MAX_DESCRIPTION_CHARS
+    validator = Draft202012Validator(manifest_schema())
+    base = {"name": "acme/x", "version": "1.0.0"}
+    assert not list(validator.iter_errors({**base, "skills": [{"name": "pdf-tools", "description": "d"}]}))
+    for bad in (
+        [{"name": "PDF", "description": "d"}],
+        [{"name": "pdf-tools"}],
+        [{"name": "pdf-tools", "description": "d", "extra": 1}],
+        [{"name": "pdf-tools", "description": "d" * 1025}],
+    ):
+        assert list(validator.iter_errors({**base, "skills": bad})), bad
+
+
+def test_example_config_with_skills_is_what_pack_makes(tmp_path, cli):
+    """examples/config-skills.json is real: a package folder made from it packs to exactly that config."""
+    example = json.loads((SPEC / "examples/config-skills.json").read_text())
+    assert list(Draft202012Validator(manifest_schema()).iter_errors(example)) == []
+    assert [s["name"] for s in example["skills"]] == sorted(s["name"] for s in example["skills"])
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "rigging.json").write_text(json.dumps({k: v for k, v in example.items() if k != "skills"}, indent=2))
+    for skill in example["skills"]:
+        folder = pkg / "skills" / skill["name"]
+        folder.mkdir(parents=True)
+        (folder / "SKILL.md").write_text(f"---\nname: {skill['name']}\ndescription: {skill['description']}\n---\n")
+    packed = cli("pack", pkg, "-o", tmp_path / "layout", "--json")
+    assert packed.returncode == 0, packed.stderr
+    blobs = tmp_path / "layout/blobs/sha256"
+    manifest = json.loads((blobs / json.loads(packed.stdout)["digest"].removeprefix("sha256:")).read_bytes())
+    config = (blobs / manifest["config"]["digest"].removeprefix("sha256:")).read_bytes()
+    assert config == json.dumps(example, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_spec_names_every_skill_code_and_the_file_modes():
+    from rigging.problems import CODES
+
+    spec_text = (SPEC / "SPEC.md").read_text()
+    for code in CODES:
+        if code.startswith("RIG5"):
+            assert f"`{code}`" in spec_text, code
+    assert "0755" in spec_text and "0644" in spec_text and "`skills`" in spec_text
+    assert "examples/config-skills.json" in spec_text

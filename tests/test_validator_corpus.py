@@ -102,6 +102,41 @@ def _rule(text: str) -> Callable[[Path], None]:
     return make
 
 
+GOOD_SKILL = "---\nname: pdf-tools\ndescription: Read PDF files. Use when the user asks about a PDF.\n---\n\n# PDF\n"
+
+
+def _skill(
+    text: str | None, folder: str = "pdf-tools", others: dict[str, bytes] | None = None
+) -> Callable[[Path], None]:
+    """A valid package plus skills/<folder>/ holding SKILL.md = `text` (None: no SKILL.md) and `others`
+    (path inside the skill -> bytes)."""
+
+    def make(root: Path) -> None:
+        _base(root)
+        skill = root / "skills" / folder
+        skill.mkdir(parents=True)
+        if text is not None:
+            (skill / "SKILL.md").write_text(text)
+        for rel, data in (others or {}).items():
+            (skill / rel).parent.mkdir(parents=True, exist_ok=True)
+            (skill / rel).write_bytes(data)
+
+    return make
+
+
+def _front(*lines: str) -> str:
+    return "---\n" + "\n".join(lines) + "\n---\n\n# Skill\n"
+
+
+_DESCRIBED = "description: Read PDF files."
+
+
+def _listed_skills(root: Path) -> None:
+    _skill(GOOD_SKILL)(root)
+    listed = [{"name": "pdf-tools", "description": "Something else entirely."}]
+    (root / "rigging.json").write_text(json.dumps({"name": "acme/pkg", "version": "1.0.0", "skills": listed}, indent=2))
+
+
 CORPUS: dict[str, tuple[Callable[[Path], None], str, str | None]] = {
     # case: (builder, expected code, expected file)
     "symlink": (_symlink, "RIG201", "rules/link.md"),
@@ -162,6 +197,97 @@ CORPUS: dict[str, tuple[Callable[[Path], None], str, str | None]] = {
         "RIG307",
         "rules/style.md",
     ),
+    # Agent Skills
+    "binary file in a skill": (
+        _skill(GOOD_SKILL, others={"assets/logo.png": b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"}),
+        "RIG213",
+        "skills/pdf-tools/assets/logo.png",
+    ),
+    "skill folder without SKILL.md": (
+        _skill(None, others={"references/guide.md": b"# Guide\n"}),
+        "RIG501",
+        "skills/pdf-tools",
+    ),
+    "empty skill folder": (_skill(None), "RIG501", "skills/pdf-tools"),
+    "skill.md in lowercase": (_skill(None, others={"skill.md": GOOD_SKILL.encode()}), "RIG501", "skills/pdf-tools"),
+    "SKILL.md without frontmatter": (_skill("# PDF tools\n"), "RIG502", "skills/pdf-tools/SKILL.md"),
+    "SKILL.md frontmatter unclosed": (_skill("---\nname: pdf-tools\n"), "RIG502", "skills/pdf-tools/SKILL.md"),
+    "SKILL.md frontmatter not YAML": (
+        _skill(_front("name: pdf-tools", _DESCRIBED, "compatibility: [unclosed")),
+        "RIG502",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "SKILL.md frontmatter a list": (_skill(_front("- name", "- description")), "RIG502", "skills/pdf-tools/SKILL.md"),
+    "SKILL.md key twice": (
+        _skill(_front("name: pdf-tools", _DESCRIBED, "name: pdf-tools")),
+        "RIG502",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "skill without name": (_skill(_front(_DESCRIBED)), "RIG503", "skills/pdf-tools/SKILL.md"),
+    "skill name in capitals": (
+        _skill(_front("name: PDF-Tools", _DESCRIBED), folder="PDF-Tools"),
+        "RIG503",
+        "skills/PDF-Tools/SKILL.md",
+    ),
+    "skill name with --": (_skill(_front("name: pdf--tools", _DESCRIBED), folder="pdf--tools"), "RIG503", None),
+    "skill name ends with -": (_skill(_front("name: pdf-", _DESCRIBED), folder="pdf-"), "RIG503", None),
+    "skill name too long": (_skill(_front("name: " + "a" * 65, _DESCRIBED), folder="a" * 65), "RIG503", None),
+    "skill name not ASCII": (
+        _skill(_front("name: café", _DESCRIBED), folder="café"),
+        "RIG503",
+        "skills/café/SKILL.md",
+    ),
+    "skill name is a map": (_skill(_front("name: {a: b}", _DESCRIBED)), "RIG503", "skills/pdf-tools/SKILL.md"),
+    "skill name differs from folder": (
+        _skill(_front("name: pdf-reader", _DESCRIBED)),
+        "RIG504",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "skill without description": (_skill(_front("name: pdf-tools")), "RIG505", "skills/pdf-tools/SKILL.md"),
+    "skill description empty": (
+        _skill(_front("name: pdf-tools", "description: ''")),
+        "RIG505",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "skill description too long": (
+        _skill(_front("name: pdf-tools", "description: " + "d" * 1025)),
+        "RIG505",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "skill compatibility too long": (
+        _skill(_front("name: pdf-tools", _DESCRIBED, "compatibility: " + "c" * 501)),
+        "RIG506",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "skill compatibility a list": (
+        _skill(_front("name: pdf-tools", _DESCRIBED, "compatibility:", "  - linux")),
+        "RIG506",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "skill metadata nested": (
+        _skill(_front("name: pdf-tools", _DESCRIBED, "metadata:", "  author:", "    name: Ada")),
+        "RIG507",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "skill metadata a string": (
+        _skill(_front("name: pdf-tools", _DESCRIBED, "metadata: v1")),
+        "RIG507",
+        "skills/pdf-tools/SKILL.md",
+    ),
+    "hand-written skills that differ": (_listed_skills, "RIG508", "rigging.json"),
+}
+
+# The line each problem names, where it is the point of the case.
+LINES = {
+    "SKILL.md without frontmatter": 1,
+    "SKILL.md frontmatter not YAML": 4,
+    "SKILL.md key twice": 4,
+    "skill name in capitals": 2,
+    "skill name differs from folder": 2,
+    "skill description too long": 3,
+    "skill compatibility too long": 4,
+    "skill metadata nested": 5,
+    "hand-written skills that differ": 4,
 }
 
 
@@ -182,11 +308,15 @@ def test_each_broken_package_gets_its_code(case, cli, tmp_path):
     assert problem["hint"] and problem["message"]
     if file is not None:
         assert problem["file"] == file
+    if case in LINES:
+        assert problem["line"] == LINES[case], problem
     # the human output carries the same code on one line with its location and hint
     text = cli("validate", root)
     assert text.returncode == 1
     line = next(line for line in text.stdout.splitlines() if code in line)
     assert "hint:" in line and (file is None or line.startswith(file))
+    if case in LINES:
+        assert line.startswith(f"{file}:{LINES[case]}: error {code}: ")
 
 
 def test_corpus_covers_every_error_code_a_folder_can_trigger():
@@ -278,3 +408,148 @@ def test_validator_never_raises_on_arbitrary_json(tmp_path_factory, doc):
     (root / "rigging.json").write_text(json.dumps({"name": "acme/pkg", "version": "1.0.0", "rules": doc}))
     report = validate_package(root)
     assert all(p.code in CODES for p in report.problems)
+
+
+def _glob_rule(targets: list[str] | None) -> Callable[[Path], None]:
+    def make(root: Path) -> None:
+        manifest: dict[str, object] = {"name": "acme/pkg", "version": "1.0.0"}
+        if targets is not None:
+            manifest["targets"] = targets
+        _base(root, manifest)
+        (root / "rules" / "ts.md").write_text("---\ntrigger: glob\nglobs: src/**/*.{ts,tsx}, *.md\n---\n# TS\n")
+
+    return make
+
+
+# case: (builder, expected warning, file, line)
+def _many_skills(count: int, chars: int) -> Callable[[Path], None]:
+    """A valid package with `count` skills whose descriptions hold `chars` characters each."""
+
+    def make(root: Path) -> None:
+        _base(root)
+        for i in range(count):
+            name = f"skill-{i}"
+            (root / "skills" / name).mkdir(parents=True)
+            description = ("Use when needed. " * chars)[:chars]
+            (root / "skills" / name / "SKILL.md").write_text(_front(f"name: {name}", f"description: {description}"))
+
+    return make
+
+
+WARNING_CORPUS: dict[str, tuple[Callable[[Path], None], str, str, int | None]] = {
+    "glob a comma-list target cannot express": (_glob_rule(None), "RIG405", "rules/ts.md", 3),
+    "glob, Cursor named as a target": (_glob_rule(["cursor"]), "RIG405", "rules/ts.md", 3),
+    "SKILL.md over 500 lines": (
+        _skill(GOOD_SKILL + "".join(f"step {i}\n" for i in range(500))),
+        "RIG510",
+        "skills/pdf-tools/SKILL.md",
+        None,
+    ),
+    "unknown SKILL.md key": (
+        _skill(_front("name: pdf-tools", _DESCRIBED, "version: 1.2.0")),
+        "RIG511",
+        "skills/pdf-tools/SKILL.md",
+        4,
+    ),
+    "skill descriptions past the listing budget": (_many_skills(9, 1000), "RIG512", "skills", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WARNING_CORPUS))
+def test_each_warning_case_gets_its_code_and_stays_valid(case, cli, tmp_path):
+    build, code, file, line = WARNING_CORPUS[case]
+    build(tmp_path / "pkg")
+    result = cli("validate", tmp_path / "pkg", "--json")
+    assert result.returncode == 0, (case, result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    assert report["valid"] is True
+    problem = next(p for p in report["problems"] if p["code"] == code)
+    assert problem["severity"] == "warning" and problem["hint"] and problem["message"]
+    assert (problem["file"], problem["line"]) == (file, line)
+    text = cli("validate", tmp_path / "pkg")
+    where = f"{file}:{line}" if line else file
+    assert any(row.startswith(f"{where}: warning {code}: ") for row in text.stdout.splitlines()), text.stdout
+
+
+def test_new_warning_codes_each_have_a_case():
+    new_warnings = {c for c, (severity, _) in CODES.items() if severity == "warning" and c >= "RIG405"}
+    assert new_warnings == {code for _, code, _, _ in WARNING_CORPUS.values()}
+
+
+def test_glob_warning_names_each_target_that_cannot_express_it(tmp_path):
+    report = validate_package(_base_with(tmp_path, _glob_rule(None)))
+    named = sorted(t for t in ("windsurf", "cursor", "copilot") if any(t in p.message for p in report.warnings))
+    assert named == ["copilot", "cursor", "windsurf"]
+    assert all("{ts,tsx}" in p.message for p in report.warnings if p.code == "RIG405")
+    # Claude, Cline and Kiro take a list of globs, so a package for them alone has nothing to warn about
+    report = validate_package(_base_with(tmp_path, _glob_rule(["claude", "cline", "kiro"]), "other"))
+    assert report.valid and report.problems == []
+
+
+def _base_with(tmp_path: Path, build: Callable[[Path], None], name: str = "pkg") -> Path:
+    build(tmp_path / name)
+    return tmp_path / name
+
+
+def test_a_package_of_skills_alone_is_valid_without_warnings(cli, tmp_path):
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "rigging.json").write_text(json.dumps({"name": "acme/pkg", "version": "1.0.0"}))
+    (root / "skills" / "pdf-tools" / "scripts").mkdir(parents=True)
+    (root / "skills" / "pdf-tools" / "SKILL.md").write_text(GOOD_SKILL)
+    (root / "skills" / "pdf-tools" / "scripts" / "extract.py").write_text("print('text')\n")
+    result = cli("validate", root, "--json")
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert report["problems"] == []
+    assert report["skills"] == [
+        {"name": "pdf-tools", "description": "Read PDF files. Use when the user asks about a PDF."}
+    ]
+    assert "skills/pdf-tools/scripts/extract.py" in report["files"]
+
+
+def test_a_file_directly_under_skills_is_refused(tmp_path):
+    root = _base(tmp_path / "pkg")
+    (root / "skills").mkdir()
+    (root / "skills" / "notes.md").write_text("# Notes\n")
+    report = validate_package(root)
+    assert [(p.code, p.file) for p in report.errors] == [("RIG206", "skills/notes.md")]
+
+
+def test_a_symlink_inside_a_skill_is_refused(tmp_path):
+    root = tmp_path / "pkg"
+    _skill(GOOD_SKILL)(root)
+    (root / "skills" / "pdf-tools" / "run.sh").symlink_to("/bin/sh")
+    report = validate_package(root)
+    assert [(p.code, p.file) for p in report.errors] == [("RIG201", "skills/pdf-tools/run.sh")]
+
+
+def test_hand_written_skills_that_match_are_accepted(tmp_path):
+    root = tmp_path / "pkg"
+    _skill(GOOD_SKILL)(root)
+    listed = [{"name": "pdf-tools", "description": "Read PDF files. Use when the user asks about a PDF."}]
+    (root / "rigging.json").write_text(json.dumps({"name": "acme/pkg", "version": "1.0.0", "skills": listed}))
+    report = validate_package(root)
+    assert report.valid and report.problems == [] and report.skills == listed
+
+
+@settings(max_examples=200, deadline=None)
+@given(front=st.text(alphabet=st.sampled_from(list("-:[]{}&*!|>'\"# \t\n\r\\abcnme0123456789,?%@`~")), max_size=120))
+def test_skill_md_check_never_raises_on_arbitrary_frontmatter(front):
+    from rigging.skill_md import check_skill_md
+
+    check = check_skill_md("skills/a/SKILL.md", "a", f"---\n{front}\n---\n# A\n")
+    assert all(p.code in CODES and p.file == "skills/a/SKILL.md" for p in check.problems)
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+def test_deeply_nested_frontmatter_is_one_problem_not_a_crash(monkeypatch, libyaml):
+    import yaml
+
+    from rigging import skill_md
+
+    if not libyaml:  # PyYAML's own composer recurses; it must not surface as a RecursionError
+        monkeypatch.setattr(skill_md, "_loader", lambda: yaml.SafeLoader)
+    deep = "[" * 20_000 + "]" * 20_000
+    check = skill_md.check_skill_md("skills/a/SKILL.md", "a", f"---\nname: a\ndescription: {deep}\n---\n")
+    assert [p.code for p in check.problems] == ["RIG502"]

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 # command -> (module under rigging_cli.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "new": ("new", "scaffold a package folder that validates"),
+    "new": ("new", "scaffold a package folder that validates, or add a skill to one"),
+    "import": ("import_repo", "turn a repository's rules, commands and skills into a package folder"),
     "validate": ("validate", "check a package folder against the package rules"),
     "pack": ("pack", "write a package as a reproducible OCI image layout"),
     "publish": ("publish", "push a package to an OCI registry (or oci: layout)"),

@@ -50,12 +50,15 @@ def report(args: argparse.Namespace, result: Any, verb: str = "installed") -> in
                     "resolved": result.resolved,
                     "requests": result.requests,
                     "recovered": result.recovered,
+                    "targets": result.targets_note,
                 }
             )
         )
         return 0
     if result.recovered:
         print(f"note: {result.recovered}", file=sys.stderr)
+    if result.targets_note:
+        print(result.targets_note, file=sys.stderr)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for path in result.kept:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from rigging.archive import MAX_TAR_BYTES, iter_layer
 from rigging.digests import canonical_json, sha256_digest
 from rigging.errors import RiggingError
+from rigging.package_config import package_config, skills_catalogue
 from rigging.package_files import MANIFEST_FILE
 from rigging.registry.client import MAX_MANIFEST_BYTES, RegistryClient
 from rigging.registry.errors import RegistryError
@@ -360,12 +361,15 @@ def _signatures(digest: str, tags: set[str], found: list[str] | None) -> list[st
 class _Layer:
     """What the index keeps of a content layer."""
 
-    def __init__(self, files: list[str], readme: str, size: int, manifest_file: bytes | None) -> None:
+    def __init__(
+        self, files: list[str], readme: str, size: int, manifest_file: bytes | None, skill_md: dict[str, str]
+    ) -> None:
         self.files, self.readme, self.size, self.manifest_file = files, readme, size, manifest_file
+        self.skill_md = skill_md  # skill folder name -> its SKILL.md, to rebuild the config's `skills`
 
 
 def _read_layer(content: bytes, title: str, label: str) -> _Layer:
-    files, readme, size, manifest_file = [], "", 0, None
+    files, readme, size, manifest_file, skill_md = [], "", 0, None, {}
     for rel, data in iter_layer(content, title, label=label):
         if rel.endswith("/"):
             continue
@@ -375,19 +379,26 @@ def _read_layer(content: bytes, title: str, label: str) -> _Layer:
             readme = data.decode("utf-8", "replace")
         elif rel == MANIFEST_FILE:
             manifest_file = data
-    return _Layer(sorted(files), readme, size, manifest_file)
+        elif (parts := rel.split("/")) and len(parts) == 3 and parts[0] == "skills" and parts[2] == "SKILL.md":
+            skill_md[parts[1]] = data.decode("utf-8", "replace")
+    return _Layer(sorted(files), readme, size, manifest_file, skill_md)
 
 
 def _config_in_layer(package: Package, layer: _Layer) -> bytes | None:
     """The config blob without downloading it: `rigging pack` writes the config as the canonical
-    form of the layer's rigging.json, so when that form hashes to the config's digest it *is* the
-    config (verified, not trusted). None when it does not; the caller then fetches the config."""
+    form of the layer's rigging.json (with `skills` from the layer's SKILL.md files), so when that
+    form hashes to the config's digest it *is* the config (verified, not trusted). None when it
+    does not; the caller then fetches the config."""
     if layer.manifest_file is None:
         return None
     try:
-        candidate = canonical_json(json.loads(layer.manifest_file))
+        manifest = json.loads(layer.manifest_file)
     except ValueError:
         return None
+    skills = skills_catalogue(layer.skill_md)
+    if not isinstance(manifest, dict) or skills is None:
+        return None
+    candidate = canonical_json(package_config(manifest, skills))
     if len(candidate) != package.config.size or sha256_digest(candidate) != package.config.digest:
         return None
     return candidate

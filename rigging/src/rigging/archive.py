@@ -1,5 +1,7 @@
 """Unpacking package layers, which are untrusted: only regular files and folders, only allowed
-paths under the expected top folder, sizes capped before and after decompression."""
+paths under the expected top folder, sizes capped before and after decompression. Of a member's
+mode only the executable bit of a skill's file is kept (0755, else 0644): never setuid, setgid,
+sticky or group/world write, whatever the tar says."""
 
 from __future__ import annotations
 
@@ -41,9 +43,18 @@ class _Capped(io.RawIOBase):
 def iter_layer(
     blob: Path | bytes, prefix: str, *, docs: bool = False, label: str = "layer"
 ) -> Iterator[tuple[str, bytes]]:
-    """(path, content) of every file in the tar.gz `blob` (a file, or its bytes) under `prefix/`, checked as untrusted:
-    safe paths only, regular files only, allowed kinds only, per-file and total caps, and a cap on
-    decompressed bytes (compression bombs)."""
+    """(path, content) of every entry `iter_entries` yields."""
+    for rel, data, _ in iter_entries(blob, prefix, docs=docs, label=label):
+        yield rel, data
+
+
+def iter_entries(
+    blob: Path | bytes, prefix: str, *, docs: bool = False, label: str = "layer"
+) -> Iterator[tuple[str, bytes, bool]]:
+    """(path, content, executable) of every file in the tar.gz `blob` (a file, or its bytes) under
+    `prefix/`, and (path + "/", b"", False) of every folder, checked as untrusted: safe paths only,
+    regular files only, allowed kinds only, per-file and total caps, and a cap on decompressed bytes
+    (compression bombs). `executable` is true only for a skill's file whose owner-execute bit is set."""
     total = count = 0
     try:
         with (
@@ -60,7 +71,7 @@ def iter_layer(
                 if path_problem(rel) is not None:
                     raise IntegrityError(f"{label}: entry {member.name!r} is not a safe path")
                 if member.isdir():
-                    yield rel + "/", b""
+                    yield rel + "/", b"", False
                     continue
                 if not member.isfile():
                     raise IntegrityError(f"{label}: entry {member.name!r} is a link or device; refusing")
@@ -77,22 +88,24 @@ def iter_layer(
                 data = source.read() if source is not None else b""
                 if len(data) != member.size:
                     raise IntegrityError(f"{label}: entry {member.name!r} is truncated")
-                yield rel, data
+                yield rel, data, kind == "skill" and bool(member.mode & 0o100)
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise IntegrityError(f"{label}: not a valid tar.gz ({exc})") from None
 
 
 def extract_layer(blob: Path, prefix: str, dest: Path, *, docs: bool = False, label: str = "layer") -> list[str]:
-    """Extract the tar.gz `blob` whose entries lie under `prefix/` into `dest`; return the files written."""
+    """Extract the tar.gz `blob` whose entries lie under `prefix/` into `dest`; return the files written.
+    A skill's executable file is created 0755, any other 0644 (less the umask, as git and tar do)."""
     written: list[str] = []
-    for rel, data in iter_layer(blob, prefix, docs=docs, label=label):
+    for rel, data, executable in iter_entries(blob, prefix, docs=docs, label=label):
         if rel.endswith("/"):
             (dest / rel).mkdir(parents=True, exist_ok=True, mode=0o755)
             continue
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            mode = 0o755 if executable else 0o644
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
         except FileExistsError:
             raise IntegrityError(f"{label}: entry {rel} appears twice") from None
         with os.fdopen(fd, "wb") as out:

@@ -29,8 +29,9 @@ class Frontmatter:
 
 
 def _unquote(value: str) -> str:
+    """A quoted scalar without its quotes; anything else (`"a", "b"` is two items) as written."""
     value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" and value[0] not in value[1:-1]:
         return value[1:-1]
     return value
 
@@ -70,5 +71,6 @@ def parse_frontmatter(text: str) -> Frontmatter:
 
 
 def split_globs(value: str | list[str]) -> list[str]:
-    items = value if isinstance(value, list) else value.split(",")
-    return [g.strip() for g in items if g.strip()]
+    from rigging.globs import parse_globs
+
+    return parse_globs(value)

@@ -19,9 +19,10 @@ from rigging.paths import path_problem
 
 PROJECT_FILE = "rigging.json"
 LOCK_FILE = "rigging.lock"
-# target -> the always-loaded file whose marked section rigging manages
-MANAGED_FILES = {"claude": "CLAUDE.md", "agents": "AGENTS.md"}
-# Folders install writes package files into, one per agent and kind.
+# The always-loaded files whose marked section rigging manages (CLAUDE.md only to remove a section
+# that older versions wrote; .junie/AGENTS.md where a project already has one instead of .junie/guidelines.md).
+MANAGED_FILES = ("AGENTS.md", "GEMINI.md", ".junie/AGENTS.md", ".junie/guidelines.md", "CLAUDE.md")
+# Folders install writes package files into, one level deep, each named for its package.
 FILE_DIRS = (
     ".windsurf/rules",
     ".windsurf/workflows",
@@ -29,25 +30,46 @@ FILE_DIRS = (
     ".cursor/commands",
     ".github/instructions",
     ".github/prompts",
+    ".claude/rules",
     ".claude/commands",
+    ".clinerules",
+    ".clinerules/workflows",
+    ".kiro/steering",
+    ".gemini/commands",
+    ".agents/rules",
+    ".agents/workflows",
 )
+# Folders holding one folder per skill, named as the skill (a skill keeps its own name).
+SKILL_DIRS = (".agents/skills", ".claude/skills", ".kiro/skills")
 # Folders install may create and, once empty, remove again (deepest first).
 TARGET_DIRS = (
-    ".windsurf/rules",
-    ".windsurf/workflows",
+    *FILE_DIRS[::-1],
+    *SKILL_DIRS,
     ".windsurf",
-    ".cursor/rules",
-    ".cursor/commands",
     ".cursor",
-    ".github/instructions",
-    ".github/prompts",
     ".github",
-    ".claude/commands",
     ".claude",
+    ".kiro",
+    ".gemini",
+    ".agents",
+    ".junie",
 )
 # Most file systems refuse longer names; a path refused only when applied would strand a journal.
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 1024
+
+
+_SKILL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def skill_name_problem(name: object) -> str | None:
+    """Why `name` is not an Agent Skills name (1-64 of a-z, 0-9 and '-', no leading, trailing or
+    doubled '-'), or None."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 64 or not set(name) <= _SKILL_CHARS:
+        return "must be 1 to 64 of a-z, 0-9 and '-'"
+    if name.startswith("-") or name.endswith("-") or "--" in name:
+        return "may not start or end with '-' or hold '--'"
+    return None
 
 
 class UnsafePath(Exception):
@@ -80,6 +102,12 @@ def package_file_problem(path: object, ident: str | None = None) -> str | None:
     if (problem := lexical_problem(path)) is not None:
         return problem
     assert isinstance(path, str)
+    skill_dir = next((d for d in SKILL_DIRS if path.startswith(d + "/")), None)
+    if skill_dir is not None:
+        skill, _, inner = path[len(skill_dir) + 1 :].partition("/")
+        if not inner or (problem := skill_name_problem(skill)) is not None:
+            return f"is not a file inside a skill's folder ({skill_dir}/NAME/…; a skill name {problem or 'is needed'})"
+        return None
     folder, _, name = path.rpartition("/")
     if folder not in FILE_DIRS:
         return "is not directly inside a folder rigging installs to (" + ", ".join(FILE_DIRS) + ")"
@@ -116,7 +144,7 @@ def checked(root: Path, path: str, *, kinds: str = "package") -> Path:
     kinds: "package" for package files only; "any" also admits the managed files, rigging.json
     and rigging.lock (the transaction journal may write all of them).
     """
-    if kinds == "any" and path in (PROJECT_FILE, LOCK_FILE, *MANAGED_FILES.values()):
+    if kinds == "any" and path in (PROJECT_FILE, LOCK_FILE, *MANAGED_FILES):
         problem = None
     else:
         problem = package_file_problem(path)
@@ -128,8 +156,14 @@ def checked(root: Path, path: str, *, kinds: str = "package") -> Path:
 
 
 def check_folder(root: Path, folder: str) -> Path:
-    """A folder install may prune: one of TARGET_DIRS, reached without a link."""
-    if folder not in TARGET_DIRS:
+    """A folder install may prune: one of TARGET_DIRS or a folder inside a skill, reached without a link."""
+    skill_dir = next((d for d in SKILL_DIRS if folder.startswith(d + "/")), None)
+    in_skill = (
+        skill_dir is not None
+        and lexical_problem(folder) is None
+        and skill_name_problem(folder[len(skill_dir) + 1 :].split("/")[0]) is None
+    )
+    if folder not in TARGET_DIRS and not in_skill:
         raise UnsafePath("is not a folder rigging creates")
     problem = link_problem(root, folder + "/x")
     if problem is not None:

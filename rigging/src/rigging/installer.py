@@ -19,11 +19,10 @@ from rigging.install_paths import LOCK_FILE, MANAGED_FILES, PROJECT_FILE, TARGET
 from rigging.lockfile import Lock, LockedPackage, load_lock
 from rigging.managed_section import current_section, replace_section
 from rigging.project import Project, load_project, parse_project
-from rigging.txn import Change, NotRegular, disk_hash, read_regular, section_hash, sha
+from rigging.txn import Change, NotRegular, disk_hash, is_executable, read_regular, section_hash, sha
 
 if TYPE_CHECKING:
     from rigging.registry.client import RegistryClient
-    from rigging.targets import PackageContent
 
 FETCH_WORKERS = 8
 
@@ -63,6 +62,7 @@ class InstallResult:
         self.resolved = False
         self.requests = 0
         self.recovered = recovered
+        self.targets_note: str | None = None  # which agents install chose, and why, when rigging.json does not say
 
 
 class _Network:
@@ -310,6 +310,13 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
         project = parse_project(root, data)
     else:
         project = load_project(root)
+    if not project.explicit_targets:
+        from rigging.agents.detect import detect
+
+        project.targets, why = detect(root)
+        chosen = ", ".join(project.targets)
+        result.targets_note = f'targets: {chosen} ({why}; set "targets" in {PROJECT_FILE} to choose)'
+
     old = load_lock(root)
     misplaced = _misplaced(project, old) if old is not None else None
     current = old is not None and old.requires == project.dependencies and misplaced is None
@@ -320,7 +327,7 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
     frozen_recheck = options.frozen and project.signatures is not None
     if current and options.update is None and not options.locked and options.edit is None and not frozen_recheck:
         assert old is not None
-        if old.targets == project.targets and _installed_as_locked(root, old):
+        if old.targets == project.targets and old.renames == project.renames and _installed_as_locked(root, old):
             # nothing to do: every file is as the lock says; no blob is read, nothing imported
             result.packages = {n: p.version for n, p in old.packages.items()}
             result.unchanged = sum(len(p.files) for p in old.packages.values())
@@ -343,39 +350,39 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
     finally:
         network.close()
 
-    from rigging.targets import budget_warnings, read_content, render_files
+    from rigging.agents.content import read_content
+    from rigging.agents.render import render
 
     contents = [read_content(blobs[name], name, packages[name].version) for name in sorted(packages)]
+    rendered = render(contents, project.targets, project.renames, root, _outside_bytes(root))
     desired: dict[str, bytes] = {}
-    owner: dict[str, str] = {}
-    for content in contents:
-        for path, text in render_files(content, project.targets).items():
-            if path in owner:
-                raise RiggingError(
-                    f"{owner[path]} and {content.name} both install {path}; they cannot be used together"
-                )
-            try:
-                checked(root, path)
-            except UnsafePath as exc:
-                raise RiggingError(
-                    f"{content.name} {content.version}: cannot install {path}: the path {exc}; "
-                    "replace any link with a real folder (rigging never writes through links)"
-                ) from None
-            owner[path] = content.name
-            desired[path] = text.encode()
-            packages[content.name].files[path] = sha(desired[path])
-    result.warnings += budget_warnings({p: d.decode() for p, d in desired.items()})
+    executable: set[str] = set()
+    for path, output in sorted(rendered.files.items()):
+        owner = rendered.owners[path]
+        try:
+            checked(root, path)
+        except UnsafePath as exc:
+            raise RiggingError(
+                f"{owner} {packages[owner].version}: cannot install {path}: the path {exc}; "
+                "replace any link with a real folder (rigging never writes through links)"
+            ) from None
+        desired[path] = output.data
+        packages[owner].files[path] = sha(output.data)
+        if output.executable:
+            executable.add(path)
+            packages[owner].executables.append(path)
+    result.warnings += rendered.warnings
     result.packages = {n: p.version for n, p in packages.items()}
 
-    changes, conflicts = _plan_files(root, desired, old, options.force, result)
-    managed = _plan_managed(root, contents, project, old, options.force, changes, conflicts)
+    changes, conflicts = _plan_files(root, desired, executable, old, options.force, result)
+    managed = _plan_managed(root, rendered.sections, old, options.force, changes, conflicts)
     if conflicts:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise RiggingError(
             f"changed since rigging installed them: {shown}; move your edits aside, or rerun with --force "
             "to overwrite them"
         )
-    lock = Lock(dict(project.dependencies), list(project.targets), packages, managed)
+    lock = Lock(dict(project.dependencies), list(project.targets), packages, managed, dict(project.renames))
     lock_bytes = lock.serialise()
     if options.edit is not None:
         project_bytes = project.serialise()
@@ -386,7 +393,7 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
     if sha(lock_bytes) != lock_before:
         changes.append(Change("write", LOCK_FILE, lock_before, lock_bytes))  # last: it describes a finished change
     if changes:
-        txn.apply(root, changes, prune=TARGET_DIRS)
+        txn.apply(root, changes, prune=_prune_order(changes))
     for change in changes:  # a managed file whose section was its only text is removed with it
         gone = change.op == "delete" or (change.op == "section" and not (root / change.path).exists())
         (result.removed if gone else result.written).append(change.path)
@@ -397,6 +404,9 @@ def _installed_as_locked(root: Path, lock: Lock) -> bool:
     for path, digest in lock.all_files().items():
         if disk_hash(root / path) != digest:
             return False
+    for package in lock.packages.values():
+        if not all(is_executable(root / path) for path in package.executables):
+            return False
     for file_name, recorded in lock.managed.items():
         standing = section_hash(root / file_name)
         if standing is None or standing != recorded.get("sha256"):
@@ -405,7 +415,7 @@ def _installed_as_locked(root: Path, lock: Lock) -> bool:
 
 
 def _plan_files(
-    root: Path, desired: dict[str, bytes], old: Lock | None, force: bool, result: InstallResult
+    root: Path, desired: dict[str, bytes], executable: set[str], old: Lock | None, force: bool, result: InstallResult
 ) -> tuple[list[Change], list[str]]:
     old_files = old.all_files() if old else {}
     changes: list[Change] = []
@@ -413,11 +423,11 @@ def _plan_files(
     for path in sorted(desired):
         data = desired[path]
         on_disk = disk_hash(root / path)
-        if on_disk == sha(data):
+        if on_disk == sha(data) and is_executable(root / path) == (path in executable):
             result.unchanged += 1
             continue
-        if on_disk is None or on_disk == old_files.get(path) or force:
-            changes.append(Change("write", path, on_disk, data))
+        if on_disk is None or on_disk == old_files.get(path) or on_disk == sha(data) or force:
+            changes.append(Change("write", path, on_disk, data, path in executable))
         elif old_files.get(path) == sha(data):
             result.kept.append(path)  # edited by the user, and install has nothing new for it
         else:
@@ -433,21 +443,46 @@ def _plan_files(
     return changes, conflicts
 
 
+def _prune_order(changes: list[Change]) -> tuple[str, ...]:
+    """Folders that may be left empty: those of deleted skill files (deepest first), then the
+    agents' folders."""
+    from rigging.install_paths import SKILL_DIRS
+
+    inside: set[str] = set()
+    for change in changes:
+        if change.op == "delete" and change.path.startswith(tuple(d + "/" for d in SKILL_DIRS)):
+            parts = change.path.split("/")
+            inside.update("/".join(parts[:depth]) for depth in range(3, len(parts)))
+    return (*sorted(inside, key=lambda f: (-f.count("/"), f)), *TARGET_DIRS)
+
+
+def _outside_bytes(root: Path) -> dict[str, int]:
+    """How much of each managed file is the user's own text (it counts against AGENTS.md's budget)."""
+    sizes = {}
+    for file_name in MANAGED_FILES:
+        try:
+            data = read_regular(root / file_name)
+        except NotRegular:
+            continue
+        if data is not None:
+            existing = data.decode("utf-8", "replace")
+            sizes[file_name] = len((replace_section(existing, "") or "").encode())
+    return sizes
+
+
 def _plan_managed(
     root: Path,
-    contents: list[PackageContent],
-    project: Project,
+    sections: dict[str, str],
     old: Lock | None,
     force: bool,
     changes: list[Change],
     conflicts: list[str],
 ) -> dict[str, dict]:
-    from rigging.targets import render_section
-
     managed: dict[str, dict] = {}
-    for target, file_name in MANAGED_FILES.items():
-        recorded = (old.managed.get(file_name) if old else None) or {}
-        section = render_section(contents, target) if target in project.targets else ""
+    recorded_files = old.managed if old else {}
+    for file_name in sorted(set(sections) | set(recorded_files)):
+        recorded = recorded_files.get(file_name) or {}
+        section = sections.get(file_name, "")
         if not section and not recorded:
             continue
         try:
@@ -456,7 +491,7 @@ def _plan_managed(
         except (NotRegular, UnicodeDecodeError) as exc:
             raise RiggingError(
                 f"{root / file_name}: {exc}; rigging edits only its own section of a plain UTF-8 file. "
-                f'Replace it with a file, or drop "{target}" from "targets" in {PROJECT_FILE}'
+                f'Replace it with a file, or choose "targets" in {PROJECT_FILE} without the agent that reads it'
             ) from None
         standing = current_section(existing)
         standing_hash = None if standing is None else sha(standing.encode())

@@ -22,6 +22,7 @@ class LockedPackage:
         "content_digest",
         "content_size",
         "dependencies",
+        "executables",
         "files",
         "manifest",
         "name",
@@ -43,12 +44,14 @@ class LockedPackage:
         dependencies: dict[str, str] | None = None,
         files: dict[str, str] | None = None,
         signer: str | None = None,
+        executables: list[str] | None = None,
     ) -> None:
         self.name, self.version, self.source, self.tag = name, version, source, tag  # source: host/repository
         self.manifest, self.content_digest, self.content_size = manifest, content_digest, content_size
         self.dependencies = dict(dependencies or {})
         self.files = dict(files or {})  # path -> "sha256:…" of what install wrote
         self.signer = signer
+        self.executables = sorted(executables or [])  # files written with mode 0755 (skills' scripts)
 
     def without_files(self) -> LockedPackage:
         return LockedPackage(
@@ -76,11 +79,13 @@ class LockedPackage:
         }
         if self.signer:
             entry["signer"] = self.signer
+        if self.executables:
+            entry["executable"] = list(self.executables)
         return entry
 
 
 class Lock:
-    __slots__ = ("managed", "packages", "requires", "targets")
+    __slots__ = ("managed", "packages", "renames", "requires", "targets")
 
     def __init__(
         self,
@@ -88,11 +93,13 @@ class Lock:
         targets: list[str] | None = None,
         packages: dict[str, LockedPackage] | None = None,
         managed: dict[str, dict[str, Any]] | None = None,
+        renames: dict[str, str] | None = None,
     ) -> None:
         self.requires = dict(requires or {})
         self.targets = list(targets or [])
         self.packages = dict(packages or {})
         self.managed = dict(managed or {})  # file -> {"sha256": hash of rigging's section}
+        self.renames = dict(renames or {})  # the project's renameSkills, as installed
 
     def serialise(self) -> bytes:
         document = {
@@ -102,6 +109,8 @@ class Lock:
             "packages": {name: self.packages[name].as_dict() for name in sorted(self.packages)},
             "managed": {path: self.managed[path] for path in sorted(self.managed)},
         }
+        if self.renames:
+            document["renameSkills"] = dict(sorted(self.renames.items()))
         return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
     def all_files(self) -> dict[str, str]:
@@ -136,11 +145,16 @@ def load_lock(root: Path) -> Lock | None:
                 dependencies=dict(entry.get("dependencies") or {}),
                 files=dict(entry.get("files") or {}),
                 signer=entry.get("signer"),
+                executables=list(entry.get("executable") or []),
             )
             for name, entry in data["packages"].items()
         }
         lock = Lock(
-            dict(data.get("requires") or {}), list(data.get("targets") or []), packages, dict(data.get("managed") or {})
+            dict(data.get("requires") or {}),
+            list(data.get("targets") or []),
+            packages,
+            dict(data.get("managed") or {}),
+            dict(data.get("renameSkills") or {}),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RiggingError(f"{path}: malformed ({type(exc).__name__}: {exc}); restore it or delete it") from None
@@ -203,9 +217,13 @@ def _first_problem(root: Path, lock: Lock) -> str | None:
                 return f"package {name} lists file {file!r}, which {problem}"
             if not digest(sha):
                 return f"package {name}: file {file}: {sha!r} is not a sha256 digest"
+        if not set(package.executables) <= set(package.files):
+            return f"package {name}: every executable file must be one of its files"
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in lock.renames.items()):
+        return "renameSkills must map text to text"
     for file, recorded in lock.managed.items():
-        if file not in MANAGED_FILES.values():
-            return f"managed {file!r} is not one of the files rigging manages ({', '.join(MANAGED_FILES.values())})"
+        if file not in MANAGED_FILES:
+            return f"managed {file!r} is not one of the files rigging manages ({', '.join(MANAGED_FILES)})"
         if not isinstance(recorded, dict) or not digest(recorded.get("sha256")):
             return f"managed {file}: needs a sha256 digest"
     return None

@@ -14,9 +14,11 @@ from typing import Literal
 from rigging import limits
 from rigging.problems import Problem
 
-Kind = Literal["manifest", "readme", "changelog", "license", "rule", "workflow", "doc"]
+Kind = Literal["manifest", "readme", "changelog", "license", "rule", "workflow", "doc", "skill"]
 
 MANIFEST_FILE = "rigging.json"
+SKILLS_FOLDER = "skills"
+SKILL_FILE = "SKILL.md"
 _TOP_LEVEL: dict[str, Kind] = {
     MANIFEST_FILE: "manifest",
     "README.md": "readme",
@@ -33,6 +35,9 @@ class PackageFile:
     path: str  # POSIX, relative to the package folder
     size: int
     kind: Kind
+    # Only a skill's files keep the executable bit (its scripts); every other file packs as 0644,
+    # so a rule that happens to be +x (a FAT or WSL mount) packs as it always did.
+    executable: bool = False
 
     @property
     def layer(self) -> Literal["content", "docs"]:
@@ -51,7 +56,15 @@ def classify(path: str) -> Kind | None:
         return "workflow"
     if folder == "docs" and name.endswith((".md", ".json")):
         return "doc"
+    if folder == SKILLS_FOLDER and len(parts) >= 3:  # skills/<name>/<any file of the skill>
+        return "skill"
     return None
+
+
+def skill_of(path: str) -> str | None:
+    """The skill a package path belongs to (`skills/<name>/...` -> name), or None."""
+    parts = path.split("/")
+    return parts[1] if len(parts) >= 3 and parts[0] == SKILLS_FOLDER else None
 
 
 def scan_package(root: Path) -> tuple[list[PackageFile], list[Problem]]:
@@ -103,7 +116,8 @@ def scan_package(root: Path) -> tuple[list[PackageFile], list[Problem]]:
                 )
             else:
                 total += st.st_size
-                files.append(PackageFile(rel, st.st_size, kind))
+                executable = kind == "skill" and bool(st.st_mode & stat.S_IXUSR)  # git's rule: the owner's x bit
+                files.append(PackageFile(rel, st.st_size, kind, executable))
 
     walk(root, "", 0)
     if total > limits.MAX_TOTAL_BYTES:

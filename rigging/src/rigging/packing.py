@@ -1,7 +1,9 @@
 """Reproducible packing: the same source folder always gives the same manifest digest.
 
-Tar entries are sorted with fixed mtime/uid/gid/mode and no user names; gzip has mtime 0 and no
-file name; the config is canonical JSON; `created` comes from SOURCE_DATE_EPOCH or the last git
+Tar entries are sorted with fixed mtime/uid/gid and no user names; modes are 0755 for folders and
+for a skill's files that are executable in the source, 0644 for every other file (so only the
+executable bit, never the umask, reaches the digest); gzip has mtime 0 and no file name; the config
+is canonical JSON; `created` comes from SOURCE_DATE_EPOCH or the last git
 commit that touched the folder, never from the clock or file times.
 """
 
@@ -21,6 +23,7 @@ from rigging import mediatypes as mt
 from rigging.digests import canonical_json, sha256_digest
 from rigging.errors import RiggingError
 from rigging.names import short_name
+from rigging.package_config import package_config
 from rigging.package_files import PackageFile
 from rigging.validation import ValidationReport, validate_package
 from rigging.versions import version_to_tag
@@ -104,7 +107,7 @@ def _tar_gz(root: Path, files: list[PackageFile], prefix: str, strip: str = "") 
                 tar.addfile(info)
             else:
                 data = (root / entry.path).read_bytes()
-                info.mode = 0o644
+                info.mode = 0o755 if entry.executable else 0o644
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
     tar_bytes = raw.getvalue()
@@ -174,7 +177,7 @@ def pack_package(root: Path, report: ValidationReport | None = None) -> PackedPa
                 },
             )
         )
-    config = Blob(mt.CONFIG, canonical_json(manifest))
+    config = Blob(mt.CONFIG, canonical_json(package_config(manifest, report.skills)))
 
     created, revision = _source_time_and_revision(root)
     annotations = {mt.ANN_TITLE: name, mt.ANN_VERSION: version}

@@ -24,7 +24,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "RIG206": (
         "error",
         "packages hold rigging.json, README.md, CHANGELOG.md, LICENSE, rules/*.md, "
-        "workflows/*.md and docs/**/*.md|json; move or delete the file",
+        "workflows/*.md, skills/<name>/** and docs/**/*.md|json; move or delete the file",
     ),
     "RIG207": ("error", "save the file as UTF-8"),
     "RIG208": ("error", "split the file or shorten it"),
@@ -32,17 +32,53 @@ CODES: dict[str, tuple[Severity, str]] = {
     "RIG210": ("error", "remove files; a package may hold at most the number shown"),
     "RIG211": ("error", "rename it using plain path parts (no empty parts, '.', or backslashes)"),
     "RIG212": ("error", "make the file readable"),
+    "RIG213": ("error", "packages hold text only: remove the file, or save it as UTF-8 text (e.g. SVG, not PNG)"),
     "RIG301": ("error", "frontmatter is '---', then 'key: value' lines, then '---'"),
     "RIG302": ("error", "use one of: always_on, manual, model_decision, glob"),
     "RIG303": ("error", "add 'globs: <pattern>' (e.g. **/*.py) or choose another trigger"),
     "RIG304": ("warning", "remove the key or check its spelling"),
     "RIG305": ("warning", "add 'trigger: ...' to the frontmatter; Windsurf treats it as manual"),
-    "RIG306": ("warning", "add a rule (rules/*.md) or a workflow (workflows/*.md)"),
+    "RIG306": ("warning", "add a rule (rules/*.md), a workflow (workflows/*.md) or a skill (skills/<name>/SKILL.md)"),
     "RIG307": ("error", "remove the '<!-- rigging:begin/end' marker: it would cut the managed section of CLAUDE.md"),
     "RIG401": ("warning", "keep docs/ short or split the package; agents read it as context"),
     "RIG402": ("warning", "shorten the file; Windsurf ignores what lies past its limit"),
     "RIG403": ("warning", "shorten rules or move some to trigger: manual or model_decision"),
     "RIG404": ("warning", "shorten the rule; Copilot reads only its first characters"),
+    "RIG405": (
+        "warning",
+        "write each alternative as its own glob (e.g. **/*.ts, **/*.tsx instead of **/*.{ts,tsx}), "
+        "or leave that target out of targets",
+    ),
+    # Agent Skills (agentskills.io): skills/<name>/SKILL.md and the skill's other files
+    "RIG501": ("error", "add SKILL.md to the skill folder (rigging new --skill NAME makes one), or remove the folder"),
+    "RIG502": ("error", "SKILL.md begins with '---', then YAML 'key: value' lines (each key once), then '---'"),
+    "RIG503": (
+        "error",
+        "use 1-64 lowercase letters, digits and single '-' (not first or last), e.g. name: pdf-tools",
+    ),
+    "RIG504": ("error", "make the name equal to its folder's name: agents find a skill by its folder"),
+    "RIG505": ("error", "describe in 1-1,024 characters what the skill does and when an agent should use it"),
+    "RIG506": ("error", "write compatibility as one string of at most 500 characters"),
+    "RIG507": ("error", "write metadata as a map of 'key: value' strings, one level deep"),
+    "RIG508": (
+        "error",
+        'remove "skills" from rigging.json (rigging pack lists each SKILL.md\'s name and description itself) '
+        "or make it match",
+    ),
+    "RIG510": (
+        "warning",
+        "move detail into files under references/ that SKILL.md points to; agents load SKILL.md whole",
+    ),
+    "RIG511": (
+        "warning",
+        "move the value under metadata:, or check the key's spelling; agents ignore unknown keys and the "
+        "Agent Skills reference validator rejects them",
+    ),
+    "RIG512": (
+        "warning",
+        "shorten the skills' descriptions (say what each does and when, in a sentence or two) or split the "
+        "package; agents list skills by description within a fixed budget and drop what does not fit",
+    ),
 }
 
 

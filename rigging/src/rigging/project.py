@@ -23,16 +23,29 @@ from rigging.names import name_problem
 if TYPE_CHECKING:
     from rigging.reference import RegistryRef
 
-ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents")
+ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents", "gemini", "cline", "kiro", "junie")
 
 
 class Project:
-    __slots__ = ("data", "dependencies", "max_depth", "registries", "registry", "root", "signatures", "targets")
+    __slots__ = (
+        "data",
+        "dependencies",
+        "explicit_targets",
+        "max_depth",
+        "registries",
+        "registry",
+        "renames",
+        "root",
+        "signatures",
+        "targets",
+    )
 
     def __init__(self, root: Path, data: dict[str, Any]) -> None:
         self.root, self.data = root, data
         self.dependencies: dict[str, str] = {}
         self.targets: list[str] = []
+        self.explicit_targets = False  # False: install uses the agents the project already shows signs of
+        self.renames: dict[str, str] = {}  # "namespace/name/skill" -> the name that skill is installed under
         self.registry: str | None = None
         self.registries: dict[str, str] = {}
         self.max_depth = 20
@@ -106,10 +119,13 @@ def parse_project(root: Path, data: dict[str, Any]) -> Project:
         if not isinstance(text, str):
             raise _fail(path, f'dependency {name}: the range must be a string such as "^1.0.0"')
     project.dependencies = dict(deps)
-    targets = data.get("targets", list(ALL_TARGETS))
-    if not isinstance(targets, list) or any(t not in ALL_TARGETS for t in targets):
-        raise _fail(path, f'"targets" must be a list drawn from {", ".join(ALL_TARGETS)}')
-    project.targets = sorted(set(targets), key=ALL_TARGETS.index)
+    if "targets" in data:
+        targets = data["targets"]
+        if not isinstance(targets, list) or not targets or any(t not in ALL_TARGETS for t in targets):
+            raise _fail(path, f'"targets" must be a non-empty list drawn from {", ".join(ALL_TARGETS)}')
+        project.targets = sorted(set(targets), key=ALL_TARGETS.index)
+        project.explicit_targets = True
+    project.renames = _check_renames(path, data.get("renameSkills", {}))
     registry = data.get("registry")
     if registry is not None and not isinstance(registry, str):
         raise _fail(path, '"registry" must be a string such as "ghcr.io/acme-org"')
@@ -127,6 +143,21 @@ def parse_project(root: Path, data: dict[str, Any]) -> Project:
     if signatures is not None:
         project.signatures = _check_signature_policy(path, signatures)
     return project
+
+
+def _check_renames(path: Path, renames: Any) -> dict[str, str]:
+    from rigging.install_paths import skill_name_problem
+
+    hint = '"renameSkills": {"namespace/name/skill": "new-name"}'
+    if not isinstance(renames, dict):
+        raise _fail(path, f'"renameSkills" must be an object such as {hint}')
+    for key, new in renames.items():
+        package, _, skill = key.rpartition("/")
+        if name_problem(package) is not None or skill_name_problem(skill) is not None:
+            raise _fail(path, f'"renameSkills": {key!r} must be "namespace/name/skill", as in {hint}')
+        if not isinstance(new, str) or skill_name_problem(new) is not None:
+            raise _fail(path, f'"renameSkills": {key} -> {new!r} is not a skill name (a-z, 0-9 and single "-")')
+    return dict(renames)
 
 
 def _check_signature_policy(path: Path, policy: Any) -> dict[str, Any]:

@@ -80,6 +80,15 @@ def read_regular(path: Path) -> bytes | None:
         return handle.read()
 
 
+def is_executable(path: Path) -> bool:
+    """Whether the regular file at `path` has its owner's execute bit (links are not followed)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) and bool(mode & stat.S_IXUSR)
+
+
 def disk_hash(path: Path) -> str | None:
     """The hash of the regular file at `path`; None when nothing is there. Anything else (a link,
     a folder) hashes as a marker that matches no recorded digest."""
@@ -106,10 +115,13 @@ class Change:
     """One planned change. op: "write" (a whole file), "section" (the managed section of a file;
     data is the new section, "" to remove it) or "delete"."""
 
-    __slots__ = ("after", "before", "data", "op", "path")
+    __slots__ = ("after", "before", "data", "executable", "op", "path")
 
-    def __init__(self, op: str, path: str, before: str | None, data: bytes | None = None) -> None:
+    def __init__(
+        self, op: str, path: str, before: str | None, data: bytes | None = None, executable: bool = False
+    ) -> None:
         self.op, self.path, self.before, self.data = op, path, before, data
+        self.executable = executable  # a skill's script: written with mode 0755
         if op == "write":
             assert data is not None
             self.after: str | None = sha(data)
@@ -128,9 +140,9 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _create(path: Path, data: bytes, sync: bool = False) -> None:
+def _create(path: Path, data: bytes, sync: bool = False, executable: bool = False) -> None:
     """A new file at `path`, never through a link or over something already there."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755 if executable else 0o644)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
         if sync:
@@ -156,7 +168,7 @@ def apply(root: Path, changes: list[Change], prune: tuple[str, ...] = ()) -> Non
         entry: dict[str, Any] = {"op": change.op, "path": change.path, "before": change.before, "after": change.after}
         if change.op != "delete":
             assert change.data is not None
-            _create(staged / str(index), change.data)
+            _create(staged / str(index), change.data, executable=change.executable)
             entry["staged"] = str(index)
             _step()
         plan["changes"].append(entry)

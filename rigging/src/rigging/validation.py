@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rigging import limits
-from rigging.frontmatter import FrontmatterError, parse_frontmatter, split_globs
+from rigging.frontmatter import FrontmatterError, parse_frontmatter
+from rigging.globs import glob_warnings, parse_globs
 from rigging.managed_section import marker_line
 from rigging.names import name_problem
-from rigging.package_files import MANIFEST_FILE, PackageFile, scan_package
+from rigging.package_files import MANIFEST_FILE, SKILL_FILE, SKILLS_FOLDER, PackageFile, scan_package, skill_of
 from rigging.paths import path_problem
 from rigging.problems import Problem
 from rigging.versions import is_semver
 
 TRIGGERS = ("always_on", "manual", "model_decision", "glob")
 _RULE_KEYS = {"trigger", "description", "globs"}
-_WORKFLOW_KEYS = {"description"}
-ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents")
+# Workflows keep the keys agents document for commands and prompt files (Claude Code, Copilot).
+_WORKFLOW_KEYS = {
+    "description",
+    "argument-hint",
+    "allowed-tools",
+    "model",
+    "disable-model-invocation",
+    "name",
+    "agent",
+    "tools",
+    "mode",
+}
+ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents", "gemini", "cline", "kiro", "junie")
+# How much of a file we look into for a NUL byte, git's test for "binary".
+_BINARY_PROBE_BYTES = 8000
 
 
 @dataclass
@@ -40,6 +55,8 @@ class ValidationReport:
     manifest_bytes: bytes | None = None
     files: list[PackageFile] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # {"name", "description"} of each skill, sorted by name: the config's `skills` (pack writes it)
+    skills: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -61,6 +78,7 @@ class ValidationReport:
             "name": manifest.get("name"),
             "version": manifest.get("version"),
             "files": [f.path for f in self.files],
+            "skills": self.skills,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "problems": [p.as_dict() for p in self.problems],
@@ -77,9 +95,11 @@ def validate_package(root: Path) -> ValidationReport:
     manifest = report.manifest if isinstance(report.manifest, dict) else {}
     _check_metadata_paths(manifest, manifest_text, files, report.problems)
     _check_frontmatter(documents, manifest, report.problems)
+    _check_skills(root, files, documents, report)
+    _check_listed_skills(manifest, manifest_text, report)
     _check_budgets(documents, manifest, report.problems)
-    if not any(f.kind in ("rule", "workflow") for f in files):
-        report.problems.append(Problem("RIG306", "the package has no rules and no workflows"))
+    if not any(f.kind in ("rule", "workflow", "skill") for f in files):
+        report.problems.append(Problem("RIG306", "the package has no rules, workflows or skills"))
     report.problems.sort(key=lambda p: (p.severity != "error", p.file or "", p.line or 0, p.code))
     return report
 
@@ -91,6 +111,10 @@ def _read_texts(root: Path, files: list[PackageFile], problems: list[Problem]) -
             data = (root / f.path).read_bytes()
         except OSError as exc:
             problems.append(Problem("RIG212", f"cannot read: {exc.strerror}", f.path))
+            continue
+        if (nul := data.find(b"\0", 0, _BINARY_PROBE_BYTES)) >= 0:
+            line = data[:nul].count(b"\n") + 1
+            problems.append(Problem("RIG213", f"is binary (a NUL byte at offset {nul})", f.path, line))
             continue
         try:
             text = data.decode("utf-8")
@@ -267,6 +291,7 @@ def _check_frontmatter(documents: dict[str, Document], manifest: dict[str, Any],
                 )
         if doc.file.kind == "rule":
             _check_trigger(path, doc, problems)
+            _check_globs(path, doc, _targets(manifest), problems)
         if (line := marker_line(doc.text)) is not None:
             problems.append(Problem("RIG307", "holds rigging's managed-section marker", path, line))
 
@@ -282,14 +307,100 @@ def _check_trigger(path: str, doc: Document, problems: list[Problem]) -> None:
         return
     if trigger == "glob":
         globs = doc.fields.get("globs")
-        if not globs or not split_globs(globs):
+        if not globs or not parse_globs(globs):
             problems.append(Problem("RIG303", "trigger 'glob' needs globs", path, line))
 
 
-def _check_budgets(documents: dict[str, Document], manifest: dict[str, Any], problems: list[Problem]) -> None:
+def _targets(manifest: dict[str, Any]) -> list[str]:
+    """The package's own targets; a package that names none supports every agent."""
     targets = manifest.get("targets")
     if not isinstance(targets, list) or not targets:
-        targets = list(ALL_TARGETS)
+        return list(ALL_TARGETS)
+    return [t for t in targets if isinstance(t, str)]
+
+
+def _check_globs(path: str, doc: Document, targets: list[str], problems: list[Problem]) -> None:
+    globs = doc.fields.get("globs")
+    if not globs:
+        return
+    line = doc.field_lines.get("globs")
+    for _target, why in glob_warnings(parse_globs(globs), targets):
+        problems.append(Problem("RIG405", why, path, line))
+
+
+def _skill_folders(root: Path, files: list[PackageFile]) -> list[str]:
+    """Every folder under skills/, those holding no file at all included (they lack SKILL.md too)."""
+    names = {name for f in files if (name := skill_of(f.path)) is not None}
+    try:
+        with os.scandir(root / SKILLS_FOLDER) as entries:
+            for entry in entries:
+                if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                    names.add(entry.name)
+    except OSError:  # no skills/ folder, or one that is not a folder (the scan reported it)
+        pass
+    return sorted(names)
+
+
+def _check_skills(
+    root: Path, files: list[PackageFile], documents: dict[str, Document], report: ValidationReport
+) -> None:
+    present = {f.path for f in files}
+    for folder in _skill_folders(root, files):
+        path = f"{SKILLS_FOLDER}/{folder}/{SKILL_FILE}"
+        if path not in present:
+            if any(p.file == path for p in report.problems):
+                continue  # there, but refused by the scan (a link, too big, …): already reported
+            near = next((p for p in present if p.lower() == path.lower()), None)
+            also = f" (found {near.rsplit('/', 1)[1]}: the name is SKILL.md, in capitals)" if near else ""
+            report.problems.append(
+                Problem("RIG501", f"skill folder has no {SKILL_FILE}{also}", f"{SKILLS_FOLDER}/{folder}")
+            )
+            continue
+        document = documents.get(path)
+        if document is None:  # unreadable, binary or not UTF-8: already reported
+            continue
+        from rigging.skill_md import check_skill_md, summary
+
+        check = check_skill_md(path, folder, document.text)
+        report.problems.extend(check.problems)
+        if (line := marker_line(document.text)) is not None:
+            report.problems.append(Problem("RIG307", "holds rigging's managed-section marker", path, line))
+        if (entry := summary(check)) is not None:
+            report.skills.append(entry)
+    report.skills.sort(key=lambda entry: entry["name"])
+    from rigging.agents.budgets import SKILL_LISTING_BUDGET
+
+    listing = sum(len(str(entry["name"])) + len(str(entry.get("description", ""))) for entry in report.skills)
+    if listing > SKILL_LISTING_BUDGET:
+        report.problems.append(
+            Problem(
+                "RIG512",
+                f"the {len(report.skills)} skills' names and descriptions hold {listing} characters; Claude Code "
+                f"and Codex list about {SKILL_LISTING_BUDGET} across every skill a project has",
+                SKILLS_FOLDER,
+            )
+        )
+
+
+def _check_listed_skills(manifest: dict[str, Any], text: str, report: ValidationReport) -> None:
+    """A hand-written `skills` in rigging.json must say what pack would write; pack computes it anyway."""
+    listed = manifest.get("skills")
+    if listed is None or any(p.severity == "error" and p.code.startswith("RIG5") for p in report.problems):
+        return  # nothing written, or a skill is invalid (reported): no list to compare it with yet
+    if listed != report.skills:
+        names = [entry.get("name") for entry in listed if isinstance(entry, dict)] if isinstance(listed, list) else []
+        actual = [entry["name"] for entry in report.skills]
+        why = (
+            f"names {names}, the package holds {actual}" if names != actual else "its descriptions differ from SKILL.md"
+        )
+        line = _line_of(text, ["skills"])
+        report.problems.append(
+            Problem("RIG508", f'"skills" does not match the skill folders: it {why}', MANIFEST_FILE, line)
+        )
+
+
+def _check_budgets(documents: dict[str, Document], manifest: dict[str, Any], problems: list[Problem]) -> None:
+    targets = _targets(manifest)
     docs_chars = sum(len(d.text) for d in documents.values() if d.file.kind == "doc")
     if docs_chars > limits.DOCS_SOFT_LIMIT_CHARS:
         problems.append(
