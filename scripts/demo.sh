@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
-# The demo: scaffold a package, validate it, pack it reproducibly, publish it to a throw-away
-# local registry (Debian's docker-registry; an OCI layout folder where that is not installed),
-# then pull it back by digest.
+# The demo: scaffold a package (with a skill), validate it, pack it reproducibly, publish it, crawl
+# and search it with the indexer, install it into a project (for the agents that project already
+# uses), sign it and verify the signature; then turn a repository's own rules into a package.
+#
+# With Debian's docker-registry on PATH everything goes through a throw-away local registry;
+# without it, through `oci:` layout folders (a store of NS/NAME layouts): no server at all.
+# RIGGING_DEMO_OUT chooses the output folder (default demo-out in the checkout).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-rigging=.venv/bin/rigging
-out=demo-out
+rigging=$PWD/.venv/bin/rigging
+indexer=$PWD/.venv/bin/rigging-indexer
+python=$PWD/.venv/bin/python
+out=${RIGGING_DEMO_OUT:-demo-out}
 rm -rf "$out" && mkdir -p "$out"
-export RIGGING_CACHE_DIR="$PWD/$out/cache" DOCKER_CONFIG="$PWD/$out/docker"
+out=$(cd "$out" && pwd)
+export RIGGING_CACHE_DIR="$out/cache" DOCKER_CONFIG="$out/docker" COSIGN_PASSWORD=demo
+unset RIGGING_INDEX_URL
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() {
+  for _ in $(seq 100); do
+    "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null && return
+    sleep 0.1
+  done
+  echo "demo: $1 did not answer" >&2
+  return 1
+}
+pids=()
+trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 
 step "$rigging" new "$out/python-style" --name acme/python-style --version 1.0.0
 step "$rigging" new "$out/python-style" --skill pytest-fixer
@@ -17,78 +36,70 @@ step "$rigging" validate "$out/python-style"
 step "$rigging" pack "$out/python-style" -o "$out/layout"
 
 if command -v docker-registry >/dev/null; then
-  port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   mkdir -p "$out/registry"
-  cat > "$out/registry/config.yml" <<YAML
+  cat >"$out/registry/config.yml" <<YAML
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $PWD/$out/registry/data}}
+storage: {filesystem: {rootdirectory: $out/registry/data}}
 http: {addr: 127.0.0.1:$port}
 YAML
   docker-registry serve "$out/registry/config.yml" >"$out/registry/log" 2>&1 &
-  registry_pid=$!
-  trap 'kill $registry_pid 2>/dev/null || true' EXIT
-  for _ in $(seq 50); do
-    .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-      "http://127.0.0.1:$port/v2/" 2>/dev/null && break
-    sleep 0.1
-  done
-  target="127.0.0.1:$port/acme/python-style"
+  pids+=($!)
+  wait_for "http://127.0.0.1:$port/v2/"
+  store="127.0.0.1:$port"      # where packages go
+  source_url="http://$store"   # what the indexer crawls
+  project_registry="$store"    # the project's "registry"
+  echo "(publishing to docker-registry at $store)"
 else
-  echo "(docker-registry is not installed: publishing into an OCI layout folder instead)"
-  target="oci:$out/published"
+  store="oci:$out/store"
+  source_url="$store"
+  project_registry="oci:../store"  # relative to the project: the lock stays portable
+  echo "(docker-registry is not installed: everything runs against oci: layout folders in $out/store, no server at all)"
 fi
 
-printf '\n\033[1m$ %s\033[0m\n' "$rigging publish $out/python-style $target --json"
-published=$("$rigging" publish "$out/python-style" "$target" --json)
+# what is published is the packed layout: the same bytes, so the same digest, as packing anew
+printf '\n\033[1m$ %s\033[0m\n' "$rigging publish oci:$out/layout:1.0.0 $store/acme/python-style --json"
+published=$("$rigging" publish "oci:$out/layout:1.0.0" "$store/acme/python-style" --json)
 echo "$published"
-digest=$(echo "$published" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
-if [ "${target#oci:}" = "$target" ]; then
-  step "$rigging" pull "$target@$digest" -o "$out/pulled"
-  if command -v skopeo >/dev/null; then
-    echo "skopeo sees: $(skopeo inspect --tls-verify=false --raw "docker://$target:1.0.0" | sha256sum | cut -d' ' -f1)"
-  fi
-else
-  step "$rigging" pull "$target:1.0.0" -o "$out/pulled"
-fi
+digest=$(echo "$published" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
+step "$rigging" pull "$store/acme/python-style@$digest" -o "$out/pulled"
 diff -r "$out/python-style" "$out/pulled" >/dev/null && echo "pulled files are identical to the source"
-
-# The indexer (SQLite) crawls what was published, serves search, and install asks it for versions.
+if [ "${store#oci:}" = "$store" ] && command -v skopeo >/dev/null; then
+  echo "skopeo sees: $(skopeo inspect --tls-verify=false --raw "docker://$store/acme/python-style:1.0.0" | sha256sum | cut -d' ' -f1)"
+fi
 for example in examples/*/; do
-  "$rigging" publish "$example" "${target%/acme/python-style}/$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$example/rigging.json")" >/dev/null
+  name=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$example/rigging.json")
+  step "$rigging" publish "$example" "$store/$name"
 done
-indexer=.venv/bin/rigging-indexer
-source_url="http://${target%/acme/python-style}"
-[ "${target#oci:}" = "$target" ] || source_url="$target"
-step "$indexer" crawl --once --database "sqlite:///$PWD/$out/index.db" --source "$source_url"
-index_port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$indexer" serve --port "$index_port" --database "sqlite:///$PWD/$out/index.db" >"$out/indexer.log" 2>&1 &
-indexer_pid=$!
-trap 'kill ${registry_pid:-} $indexer_pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-    "http://127.0.0.1:$index_port/healthz" 2>/dev/null && break
-  sleep 0.1
-done
+
+# The indexer (SQLite) crawls what was published and serves search; install asks it for versions.
+step "$indexer" crawl --once --database "sqlite:///$out/index.db" --source "$source_url"
+index_port=$(free_port)
+"$indexer" serve --port "$index_port" --database "sqlite:///$out/index.db" >"$out/indexer.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$index_port/healthz"
 export RIGGING_INDEX_URL="http://127.0.0.1:$index_port"
 step "$rigging" search python
-if [ "${target#oci:}" = "$target" ]; then
-  mkdir -p "$out/project"
-  # No "targets": install writes for the agents the project already uses (here Cursor and Claude
-  # Code), plus AGENTS.md, and says so.
-  mkdir -p "$out/project/.cursor" "$out/project/.claude"
-  echo "{\"registry\": \"${target%/acme/python-style}\"}" > "$out/project/rigging.json"
-  step "$rigging" add acme/python-style -C "$out/project"
-  step "$rigging" tree -C "$out/project"
-  (cd "$out/project" && find . -type f -not -name rigging.lock | sort)
-else
-  echo "(install needs a registry: install docker-registry to see it)"
-fi
+
+# No "targets": install writes for the agents the project already uses (here Cursor and Claude
+# Code), plus AGENTS.md, and says so. acme/python-style 1.2.0 brings acme/base with it.
+mkdir -p "$out/project/.cursor" "$out/project/.claude"
+echo "{\"registry\": \"$project_registry\"}" >"$out/project/rigging.json"
+step "$rigging" add acme/python-style -C "$out/project"
+step "$rigging" tree -C "$out/project"
+(cd "$out/project" && find . -type f -not -name rigging.lock | sort)
+
+step "$rigging" generate-key-pair --output-dir "$out/keys"
+step "$rigging" sign "$store/acme/python-style:1.2.0" --key "$out/keys/cosign.key"
+step "$rigging" verify "$store/acme/python-style:1.2.0" --key "$out/keys/cosign.pub"
+
 # Rules a repository already has, for any agent, become a package.
 mkdir -p "$out/legacy/.cursor/rules" "$out/legacy/.claude/commands"
 printf -- '---\ndescription: SQL style\nglobs: **/*.sql\nalwaysApply: false\n---\n\nUse CTEs.\n' \
-  > "$out/legacy/.cursor/rules/sql.mdc"
+  >"$out/legacy/.cursor/rules/sql.mdc"
 printf -- '---\nargument-hint: [issue]\ndescription: Fix an issue\n---\n\nFix issue $ARGUMENTS.\n' \
-  > "$out/legacy/.claude/commands/fix.md"
+  >"$out/legacy/.claude/commands/fix.md"
 step "$rigging" import "$out/legacy" -o "$out/imported" --name acme/team-rules
 printf '\ndigest: %s\n' "$digest"
+echo "demo finished: new, validate, pack, publish, crawl, search, install, sign, verify against $store"

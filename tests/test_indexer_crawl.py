@@ -170,6 +170,7 @@ def test_push_webhook_indexes_a_push_without_a_crawl_and_pulls_count(cli, own_re
         f"sqlite:///{tmp_path / 'index.db'}",
         source=f"http://{registry.host}",
         webhook_secret=secret,
+        crawl_interval=0,
         output=subprocess.PIPE,
     )
     try:

@@ -595,7 +595,7 @@ def test_a_folder_where_a_package_file_goes_is_named(cli, tmp_path, registry, en
     )
     refused = cli("install", "-C", project, env=env)
     assert refused.returncode == 1, refused.stderr
-    assert f"changed since rigging installed them: .windsurf/rules/{ns}.pkg.a.md" in refused.stderr, refused.stderr
+    assert f".windsurf/rules/{ns}.pkg.a.md is your folder, not installed by rigging" in refused.stderr, refused.stderr
 
 
 @pytest.mark.parametrize("value", ["nan", "-1", "soon"])

@@ -207,9 +207,9 @@ def test_pull_refuses_an_occupied_folder_and_a_non_package(cli, tmp_path, regist
 def test_bad_references_are_usage_errors(cli, tmp_path):
     for ref, reason in (
         ("acme/x", "does not name a registry"),
-        ("https://reg.example/acme/x", "only oci:// or a bare registry/name reference is understood"),
-        ("reg.example/Acme/x", "repository part 'Acme' must be lowercase"),
-        ("reg.example/acme/x@sha256:12", "'sha256:12' is not a sha256 digest"),
+        ("https://reg.example/acme/x", "starts with https://, which a package reference does not; write reg.example"),
+        ("reg.example/Acme/x", "repository part 'Acme', which is not lowercase"),
+        ("reg.example/acme/x@sha256:12", "'sha256:12' after '@', which is not a sha256 digest"),
     ):
         result = cli("pull", ref, "-o", tmp_path / "o")
         assert result.returncode == 2, ref

@@ -181,6 +181,7 @@ def test_indexer_serves_from_postgresql_with_several_workers(cli, tmp_path, own_
             source=f"http://{registry.host}",
             webhook_secret=secret,
             workers=WORKERS,
+            crawl_interval=0,  # the webhook alone writes
             output=subprocess.PIPE,
         )
         stack.callback(lambda: server.poll() is None and (server.kill(), server.wait()))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from rigging_cli.project_args import project_root
+
+MAX_DEPTH = 50  # a lock is acyclic; this only bounds a damaged one
 
 
 def load(args: argparse.Namespace):  # noqa: ANN201 - (root, Lock)
@@ -18,25 +21,50 @@ def load(args: argparse.Namespace):  # noqa: ANN201 - (root, Lock)
     return root, lock
 
 
-def tree_lines(lock) -> list[str]:  # noqa: ANN001
-    lines: list[str] = []
+def tree_data(lock) -> dict[str, Any]:  # noqa: ANN001 - Lock
+    """The dependency tree as data: each node's name, version (None if missing from the lock), the
+    range it was wanted with, and its dependencies; a package shown before is `repeat` and not expanded."""
     shown: set[str] = set()
 
-    def walk(name: str, wanted: str, prefix: str, last: bool, depth: int) -> None:
+    def node(name: str, wanted: str, depth: int) -> dict[str, Any]:
         package = lock.packages.get(name)
-        version = package.version if package else "missing"
-        repeat = name in shown and package is not None and package.dependencies
-        branch = "└── " if last else "├── "
-        lines.append(f"{prefix}{branch}{name} {version} ({wanted})" + (" (*)" if repeat else ""))
-        if repeat or package is None or depth > 50:
-            return
-        shown.add(name)
-        children = sorted(package.dependencies.items())
-        for i, (child, child_range) in enumerate(children):
-            walk(child, child_range, prefix + ("    " if last else "│   "), i == len(children) - 1, depth + 1)
+        entry: dict[str, Any] = {"name": name, "version": package.version if package else None, "wanted": wanted}
+        repeat = name in shown and package is not None and bool(package.dependencies)
+        if repeat:
+            entry["repeat"] = True
+        children: list[dict[str, Any]] = []
+        if package is not None and not repeat and depth <= MAX_DEPTH:
+            shown.add(name)
+            children = [node(child, r, depth + 1) for child, r in sorted(package.dependencies.items())]
+        entry["dependencies"] = children
+        return entry
 
-    top = sorted(lock.requires.items())
-    lines.append("project")
-    for i, (name, wanted) in enumerate(top):
-        walk(name, wanted, "", i == len(top) - 1, 0)
+    return {"name": "project", "dependencies": [node(n, r, 0) for n, r in sorted(lock.requires.items())]}
+
+
+def tree_lines(lock) -> list[str]:  # noqa: ANN001 - Lock
+    lines = ["project"]
+
+    def draw(entry: dict[str, Any], prefix: str, last: bool) -> None:
+        branch = "└── " if last else "├── "
+        version = entry["version"] or "missing"
+        mark = " (*)" if entry.get("repeat") else ""
+        lines.append(f"{prefix}{branch}{entry['name']} {version} ({entry['wanted']}){mark}")
+        children = entry["dependencies"]
+        for i, child in enumerate(children):
+            draw(child, prefix + ("    " if last else "│   "), i == len(children) - 1)
+
+    top = tree_data(lock)["dependencies"]
+    for i, entry in enumerate(top):
+        draw(entry, "", i == len(top) - 1)
     return lines
+
+
+def graph_data(lock) -> dict[str, Any]:  # noqa: ANN001 - Lock
+    """Nodes (the project and each locked package) and edges labelled with the range wanted."""
+    nodes = [{"id": "project", "name": "project", "version": None}]
+    nodes += [{"id": n, "name": n, "version": p.version} for n, p in sorted(lock.packages.items())]
+    edges = [{"from": "project", "to": n, "range": r} for n, r in sorted(lock.requires.items())]
+    for name, package in sorted(lock.packages.items()):
+        edges += [{"from": name, "to": dep, "range": r} for dep, r in sorted(package.dependencies.items())]
+    return {"nodes": nodes, "edges": edges}

@@ -1,32 +1,138 @@
-"""A progress line for transfers that last longer than a moment (stderr, people only)."""
+"""Progress of transfers that last longer than a moment, drawn on stderr for a person watching.
+
+Nothing is drawn when stderr is not a terminal, with --json or -q, or when the work is done
+within half a second of its start; `rich` is imported only once a display is due, so commands that
+finish quickly (and `rigging --help`) never pay for it. The bar goes when the transfer ends; what
+the command prints meanwhile appears above it. rich honours NO_COLOR.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
-import time
+from typing import TYPE_CHECKING, Any
 
-_SHOW_AFTER = 0.5
+if TYPE_CHECKING:
+    import argparse
+
+SHOW_AFTER = 0.5  # seconds a transfer must last before it is worth a display
+
+_open: list[TransferProgress] = []
+
+
+def wanted(args: argparse.Namespace) -> bool:
+    """Whether a person is watching who asked for no silence."""
+    if getattr(args, "json", False) or getattr(args, "quiet", False):
+        return False
+    return sys.stderr.isatty()
+
+
+def progress_for(
+    args: argparse.Namespace, verb: str = "downloading", *, waiting: str | None = None
+) -> TransferProgress | None:
+    """A display for the command's transfers, or None; main closes every one made when the command ends.
+
+    With `waiting` (e.g. "resolving") the clock starts now, and a command that spends more than a
+    moment before its first byte says what it is doing meanwhile."""
+    if not wanted(args):
+        return None
+    progress = TransferProgress(verb, waiting)
+    _open.append(progress)
+    if waiting is not None:
+        progress.begin()
+    return progress
+
+
+def finish_all() -> None:
+    while _open:
+        _open.pop().finish()
 
 
 class TransferProgress:
-    def __init__(self) -> None:
-        self.start = time.monotonic()
+    """Called with byte counts from any thread (the registry client's Progress), told the totals
+    through `expect` where the caller knows them; a timer opens the display once the transfer has
+    lasted SHOW_AFTER seconds, so a stalled transfer shows up too."""
+
+    def __init__(self, verb: str = "downloading", waiting: str | None = None) -> None:
+        self.verb, self.waiting = verb, waiting
         self.done = 0
-        self.shown = False
-        self.lock = threading.Lock()
+        self.total: int | None = None
+        self.blobs = 0
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._view: Any = None
+        self._task: Any = None
+        self._finished = False
+
+    def begin(self) -> None:
+        """Start the clock before the first byte (the display waits SHOW_AFTER from here)."""
+        with self._lock:
+            self._start_clock()
+
+    def expect(self, blobs: int, size: int) -> None:
+        """`blobs` more blobs of `size` bytes in all are about to move."""
+        with self._lock:
+            self.blobs += blobs
+            self.total = (self.total or 0) + size
+            self._start_clock()
+            if self._view is not None:
+                self._view.update(self._task, total=self.total, description=self._description())
 
     def __call__(self, count: int) -> None:
-        with self.lock:
+        with self._lock:
             self.done += count
-            elapsed = time.monotonic() - self.start
-            if elapsed < _SHOW_AFTER:
-                return
-            self.shown = True
-            rate = self.done / elapsed / 1024
-            sys.stderr.write(f"\r  {self.done / 1024:,.0f} KiB transferred ({rate:,.0f} KiB/s)   ")
-            sys.stderr.flush()
+            self._start_clock()
+            if self._view is not None:
+                self._view.update(self._task, completed=self.done)
 
     def finish(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
+        with self._lock:
+            self._finished = True
+            if self._timer is not None:
+                self._timer.cancel()
+            view, self._view = self._view, None
+            if view is not None:
+                if self.total is not None:
+                    view.update(self._task, completed=self.done, total=max(self.total, self.done))
+                view.stop()
+
+    def _description(self) -> str:
+        if not self.blobs:
+            return self.waiting or self.verb
+        return f"{self.verb} {self.blobs} blob{'s' if self.blobs != 1 else ''}"
+
+    def _start_clock(self) -> None:
+        if self._timer is None and not self._finished:
+            self._timer = threading.Timer(SHOW_AFTER, self._show)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _show(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        view = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            # what the command prints meanwhile goes above the bar; stdout only when it is this terminal,
+            # not a pipe carrying the result
+            redirect_stdout=sys.stdout.isatty(),
+            transient=True,  # the bar goes when the transfer ends; the command's own summary stays
+        )
+        with self._lock:
+            if self._finished:
+                return
+            self._task = view.add_task(self._description(), total=self.total, completed=self.done)
+            view.start()
+            self._view = view

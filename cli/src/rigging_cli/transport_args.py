@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rigging_cli.progress import TransferProgress
 
 
 def add_transport(parser: argparse.ArgumentParser) -> None:
@@ -15,15 +18,14 @@ def add_transport(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def transfer_progress(args: argparse.Namespace) -> Iterator[Callable[[int], None] | None]:
-    """A byte counter drawn on stderr when a person watches and the transfer takes a moment."""
-    if args.json or not sys.stderr.isatty():
-        yield None
-        return
-    from rigging_cli.progress import TransferProgress
+def transfer_progress(args: argparse.Namespace) -> Iterator[TransferProgress | None]:
+    """A display of bytes moved, on stderr, when a person watches and the transfer takes a moment."""
+    from rigging_cli.progress import progress_for
 
-    progress = TransferProgress()
+    verb = "uploading" if getattr(args, "command", None) == "publish" else "downloading"
+    progress = progress_for(args, verb, waiting=verb)  # the clock runs from the first request
     try:
         yield progress
     finally:
-        progress.finish()
+        if progress is not None:
+            progress.finish()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
@@ -16,11 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rigging import __version__ as core_version
 from rigging_indexer import jobs, store
-from rigging_indexer.crawler import USER_AGENT, Crawler
+from rigging_indexer.crawler import USER_AGENT, Crawler, parse_source
 from rigging_indexer.db import generation_reader
 from rigging_indexer.models import CrawlJob, Dependency, Package, Repository, Source, Version
 from rigging_indexer.result_cache import ResultCache
-from rigging_indexer.search import search
+from rigging_indexer.search import MAX_FILTER_CHARS, MAX_QUERY_CHARS, search
 
 
 class Settings:
@@ -65,11 +67,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/v1/packages", responses={200: {"description": "{query, results: [hit…]}, best first"}})
     async def search_packages(
-        q: str = "",
-        namespace: str | None = None,
-        keyword: str | None = None,
-        signed: bool | None = None,
-        target: str | None = None,
+        q: str = Query("", max_length=MAX_QUERY_CHARS),
+        namespace: str | None = Query(None, max_length=MAX_FILTER_CHARS),
+        keyword: str | None = Query(None, max_length=MAX_FILTER_CHARS),
+        signed: bool | None = Query(None, description="true: packages with a signed version, the newest shown"),
+        target: str | None = Query(None, max_length=MAX_FILTER_CHARS),
         limit: int = Query(20, ge=1, le=100),
         offset: int = Query(0, ge=0),
     ) -> Response:
@@ -243,7 +245,50 @@ def create_app(settings: Settings) -> FastAPI:
                     if crawler.index_push(source, repository, target.get("tag"), digest):
                         indexed += 1
                 cache.invalidate()
+                _recheck_later(source, repository)
         return {"indexed": indexed, "downloads": downloads}
+
+    # A registry drops a notification it cannot deliver in time, so each push also compares its
+    # repository's tag list with the index and indexes what was missed: after the reply, one
+    # repository at a time, and once however many pushes arrive while one is waiting.
+    recheck_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rigging-recheck")
+    recheck_waiting: set[tuple[str, str]] = set()
+    recheck_lock = threading.Lock()
+
+    def _recheck_later(source: str, repository: str) -> None:
+        with recheck_lock:
+            if (source, repository) in recheck_waiting:
+                return
+            recheck_waiting.add((source, repository))
+        recheck_pool.submit(_recheck, source, repository)
+
+    def _recheck(source: str, repository: str) -> None:
+        with recheck_lock:
+            recheck_waiting.discard((source, repository))
+        try:
+            with crawler_lock:
+                missed = _index_missed_tags(source, repository)
+        except Exception as exc:  # the next push or crawl tries again; the server carries on
+            print(f"rigging-indexer: re-checking {repository}'s tags failed: {exc}", file=sys.stderr, flush=True)
+            return
+        if missed:
+            cache.invalidate()
+
+    def _index_missed_tags(source: str, repository: str) -> int:
+        """Index the tags the registry has and the index does not; how many."""
+        kind, where, _ = parse_source(source)
+        client = crawler.client(kind, where)
+        tags = client.tags(repository)
+        with settings.sessions() as s:
+            known = store.known_tags(s, store.repository_id(s, store.source_id(s, source), repository))
+            s.commit()
+        missed = 0
+        for tag in tags:
+            digest = None if tag in known else client.head_manifest(repository, tag)
+            if digest is not None:
+                crawler.index_push(source, repository, tag, digest)
+                missed += 1
+        return missed
 
     def _source_for(url: str, repository: str) -> str | None:
         """The configured source this event's registry and repository belong to (others are ignored)."""

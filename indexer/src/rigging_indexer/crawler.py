@@ -2,8 +2,10 @@
 
 A source is `http(s)://registry` (every repository `_catalog` lists), `…/namespace` (those under
 it), `…/namespace/name` (that one repository, for registries that refuse `_catalog`), or
-`oci:PATH` (an OCI layout folder). Each repository is one job. A tag whose digest (HEAD) has not
-changed costs no manifest download; anything that is not a Rigging package is skipped quietly.
+`oci:PATH`: an OCI layout folder, or a store of `ns/name` layout folders below it (each one a
+repository, as `rigging publish … oci:PATH/ns/name` makes them). Each repository is one job. A
+tag whose digest (HEAD) has not changed costs no manifest download; anything that is not a
+Rigging package is skipped quietly.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from urllib.parse import urlsplit
 from rigging.archive import MAX_TAR_BYTES, iter_layer
 from rigging.digests import canonical_json, sha256_digest
 from rigging.errors import RiggingError
+from rigging.layout_registry import LayoutRegistry
+from rigging.oci_layout import OciLayout
 from rigging.package_config import package_config, skills_catalogue
 from rigging.package_files import MANIFEST_FILE
 from rigging.registry.client import MAX_MANIFEST_BYTES, RegistryClient
@@ -91,9 +95,12 @@ class Crawler:
     def client(self, scheme: str, host: str) -> RegistryClient:
         with self._lock:
             if host not in self.clients:
-                self.clients[host] = RegistryClient(
-                    host, plain_http=scheme == "http", ca_bundle=self.ca_file, user_agent=USER_AGENT
-                )
+                if scheme == "layout":  # a store folder answers as a registry (rigging.layout_registry)
+                    self.clients[host] = LayoutRegistry.at(f"oci:{host}")  # type: ignore[assignment]
+                else:
+                    self.clients[host] = RegistryClient(
+                        host, plain_http=scheme == "http", ca_bundle=self.ca_file, user_agent=USER_AGENT
+                    )
             return self.clients[host]
 
     def _count(self, error: str | None = None, **deltas: int) -> None:
@@ -107,8 +114,8 @@ class Crawler:
 
     def enqueue(self, url: str) -> int:
         kind, where, prefix = parse_source(url)
-        if kind == "layout":
-            paths = [""]
+        if kind == "layout":  # one package's layout, else the store's ns/name layouts
+            paths = [""] if OciLayout(Path(where)).exists() else self.client(kind, where).catalog() or []
         elif prefix.count("/") >= 1:
             paths = [prefix]
         else:
@@ -167,9 +174,6 @@ class Crawler:
     def crawl_repository(self, url: str, path: str) -> None:
         kind, where, _ = parse_source(url)
         self._count(repositories=1)
-        if kind == "layout":
-            self._crawl_layout(url, Path(where))
-            return
         client = self.client(kind, where)
         try:
             tags = client.tags(path)
@@ -252,33 +256,6 @@ class Crawler:
         if client.host not in self.referrers_api:
             self.referrers_api[client.host] = client.referrers_api(path, digest) is not None
         return self.referrers_api[client.host]
-
-    def _crawl_layout(self, url: str, root: Path) -> None:
-        from rigging.stores import LayoutStore
-
-        layout = LayoutStore(root)
-        tags = set(layout.tags())
-        with self.sessions() as session:
-            repo_id = store.repository_id(session, store.source_id(session, url), "")
-            known = store.tag_states(session, repo_id)
-            items, digests = [], {}
-            for tag in sorted(tags):
-                data, _, digest = layout.get_manifest(tag)
-                if tag in known and known[tag].digest == digest and not known[tag].deleted:
-                    self._count(unchanged=1)
-                    continue
-                digests[tag] = digest
-                try:
-                    package = parse_package_manifest(data, f"{url}:{tag}")
-                except RiggingError:
-                    self._count(skipped=1)
-                    continue
-                config = layout.layout.read_blob(package.config.digest, package.config.size)
-                content = layout.layout.read_blob(package.content_layer.digest, package.content_layer.size)
-                items.append(_indexed(package, digest, config, content, tags))
-            _write_repository(session, repo_id, items, digests, tags, set(known) - tags)
-            session.commit()
-        self._count(indexed=len(items))
 
     # -- webhooks ----------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """`rigging-indexer`: serve the API, crawl sources, migrate the database.
 
-    rigging-indexer serve --database URL --source http://registry:5000 [--webhook-secret S]
+    rigging-indexer serve --database URL --source http://registry:5000 [--webhook-secret S] [--crawl-interval 300]
     rigging-indexer crawl --database URL --source http://registry:5000 --once
     rigging-indexer migrate --database URL
 
@@ -15,11 +15,16 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rigging_indexer.db import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 SERVE_SETTINGS = "RIGGING_INDEXER_SERVE_SETTINGS"
 
@@ -44,6 +49,7 @@ def _settings(args: argparse.Namespace) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rigging-indexer", description="Rigging registry indexer")
+    parser.add_argument("--version", action="version", version=version_line("rigging-indexer"))
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database", help=f"SQLAlchemy URL (default {DEFAULT_URL})")
     common.add_argument("--source", action="append", help="registry URL or oci:PATH (repeatable)")
@@ -57,6 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="server processes (one per core is a good start)")
     serve.add_argument(
         "--cache-entries", type=int, default=10_000, help="search responses cached per process (0 turns it off)"
+    )
+    serve.add_argument(
+        "--crawl-interval",
+        type=float,
+        default=300,
+        metavar="SECONDS",
+        help="crawl the sources on start and then this often (default 300; 0: never, webhooks only)",
     )
     crawl = sub.add_parser("crawl", parents=[common], help="crawl the sources into the index")
     crawl.add_argument("--once", action="store_true", help="crawl once and exit")
@@ -84,6 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             # Each worker process builds its app from these settings (secrets stay out of argv).
             os.environ[SERVE_SETTINGS] = json.dumps({**settings, "cache_entries": args.cache_entries})
+            if settings["sources"] and args.crawl_interval > 0:
+                # here, in the one process that starts the workers, so N workers do not crawl N times
+                threading.Thread(
+                    target=_crawl_forever,
+                    args=(factory, settings, args.crawl_interval),
+                    name="rigging-crawl",
+                    daemon=True,
+                ).start()
             uvicorn.run(
                 "rigging_indexer.app:from_environment",
                 factory=True,
@@ -135,6 +156,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         engine.dispose()
+
+
+def _crawl_forever(factory: sessionmaker[Session], settings: dict, interval: float) -> None:
+    """Crawl every source now and then every `interval` seconds, for as long as the server runs:
+    a registry that is down (or a source that fails) is reported and tried again next round."""
+    from rigging_indexer.crawler import Crawler
+
+    while True:
+        started = time.monotonic()
+        crawler = Crawler(factory, ca_file=settings["ca_file"], concurrency=4)
+        try:
+            problems = []
+            for source in settings["sources"]:
+                try:
+                    crawler.enqueue(source)
+                except Exception as exc:  # the other sources are still crawled
+                    problems.append(f"{source}: {exc}")
+            stats = crawler.run()
+            problems += stats.errors
+            print(
+                f"rigging-indexer: crawled {stats.repositories} repositories: {stats.indexed} indexed, "
+                f"{stats.unchanged} unchanged, {len(problems)} problems"
+                + (f" (first: {problems[0]})" if problems else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+        except Exception as exc:  # e.g. the database is away for a moment
+            print(f"rigging-indexer: crawl failed: {exc}", file=sys.stderr, flush=True)
+        finally:
+            crawler.close()
+        time.sleep(max(interval - (time.monotonic() - started), 0.0))
+
+
+def version_line(program: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from rigging import __version__ as core
+
+    try:
+        own = version(program)
+    except PackageNotFoundError:
+        own = core
+    return f"{program} {own} (rigging-core {core})"
 
 
 if __name__ == "__main__":

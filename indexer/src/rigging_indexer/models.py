@@ -79,6 +79,9 @@ class SearchDocument(Base):
     targets: Mapped[list] = mapped_column(JSON, default=list)
     signed: Mapped[bool] = mapped_column(Boolean, default=False)
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)  # the package's, copied: ranking needs no join
+    # the newest visible signed version, which `signed` search shows even when the latest is unsigned
+    signed_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    ref: Mapped[str] = mapped_column(String(900), default="")  # where it lives: REGISTRY/REPOSITORY or oci:PATH
 
 
 class Tag(Base):

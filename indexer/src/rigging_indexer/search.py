@@ -4,6 +4,9 @@ PostgreSQL: a weighted tsvector (name A, keywords B, description C, README D) un
 queried with websearch_to_tsquery whose every lexeme is turned into a prefix match. SQLite: FTS5
 with bm25 weights in the same order. Both apply the same boosts for signed and downloaded
 packages inside the query, so the database sorts and stops at LIMIT.
+
+A `signed` search finds every package with a signed version, showing its newest signed version:
+one whose latest release is not (yet) signed is still there for a user who requires signatures.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 SIGNED_BOOST = 1.5
+MAX_QUERY_CHARS = 1000  # a search is a few words; the CLI refuses longer before sending
+MAX_FILTER_CHARS = 128  # a namespace, keyword or target
 
 
 @dataclass
@@ -29,12 +34,14 @@ class Hit:
     signed: bool
     downloads: int
     score: float
+    ref: str  # where it lives: REGISTRY/NAMESPACE/NAME or oci:PATH, as `rigging pull` takes it
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
-_COLUMNS = "d.name, d.version, d.description, d.keywords, d.targets, d.signed, d.downloads"
+_COLUMNS = "d.name, {version}, d.description, d.keywords, d.targets, d.signed, d.downloads, d.ref"
+_SIGNED_VERSION = "COALESCE(d.signed_version, d.version) AS version"
 _SCORE = (
     "{relevance} * (CASE WHEN d.signed THEN 1.5 ELSE 1.0 END) * (1.0 + ln(1.0 + CAST(d.downloads AS FLOAT)) / 10.0)"
 )
@@ -72,9 +79,10 @@ def _filters(
             "(SELECT 1 FROM json_each(d.targets) WHERE value = :target))"
         )
         params["target"] = target
-    if signed is not None:
-        clauses += " AND d.signed = :signed"
-        params["signed"] = signed
+    if signed:
+        clauses += " AND d.signed_version IS NOT NULL"
+    elif signed is not None:
+        clauses += " AND d.signed_version IS NULL"
     return clauses
 
 
@@ -95,21 +103,22 @@ def search(
     order = "ORDER BY score DESC, d.name LIMIT :limit OFFSET :offset"
     terms = re.findall(r"\w+", query.lower())
     documents = "search_documents d"
+    columns = _COLUMNS.format(version=_SIGNED_VERSION if signed else "d.version")
     # Assembled from constant fragments only; every value is a bound parameter.
     if not terms:
         score = _SCORE.format(relevance="1.0")
-        sql = f"SELECT {_COLUMNS}, {score} AS score FROM {documents} WHERE 1 = 1{filters} {order}"
+        sql = f"SELECT {columns}, {score} AS score FROM {documents} WHERE 1 = 1{filters} {order}"
     elif pg:
         params["q"] = query
         sql = (
-            f"SELECT {_COLUMNS}, {_SCORE.format(relevance='ts_rank(d.document, q.tsq)')} AS score "
+            f"SELECT {columns}, {_SCORE.format(relevance='ts_rank(d.document, q.tsq)')} AS score "
             f"FROM {documents}, {_PG_QUERY} WHERE d.document @@ q.tsq{filters} {order}"
         )
     else:
         params["q"] = " AND ".join(f'"{term}"*' for term in terms)
         relevance = "(-bm25(document_text, 10.0, 5.0, 2.0, 1.0))"
         sql = (
-            f"SELECT {_COLUMNS}, {_SCORE.format(relevance=relevance)} AS score FROM document_text "
+            f"SELECT {columns}, {_SCORE.format(relevance=relevance)} AS score FROM document_text "
             "JOIN search_documents d ON d.package_id = document_text.rowid "
             f"WHERE document_text MATCH :q{filters} {order}"
         )
@@ -120,9 +129,10 @@ def search(
             row.description,
             _json(row.keywords),
             _json(row.targets),
-            bool(row.signed),
+            bool(row.signed) or bool(signed),
             int(row.downloads),
             float(row.score),
+            row.ref or "",
         )
         for row in session.execute(text(sql), params)
     ]

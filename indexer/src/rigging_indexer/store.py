@@ -261,8 +261,9 @@ def refresh_latest(session: Session, package_ids: set[int] | None = None) -> Non
 
 def refresh_latest_on(db: Executor, package_ids: set[int] | None) -> None:
     """Each package's latest version: the newest release that is neither deleted nor quarantined
-    (a pre-release only when there is no release); and its search document."""
-    visible = select(Version.id, Version.package_id, Version.version).where(
+    (a pre-release only when there is no release); and its search document, which also names the
+    newest signed version (the one a `signed` search shows)."""
+    visible = select(Version.id, Version.package_id, Version.version, Version.signed_by).where(
         Version.deleted.is_(False), Version.quarantined.is_(False)
     )
     if package_ids is None:
@@ -271,7 +272,8 @@ def refresh_latest_on(db: Executor, package_ids: set[int] | None) -> None:
     else:
         rows = [r for chunk in _chunks(package_ids) for r in db.execute(visible.where(Version.package_id.in_(chunk)))]
     best: dict[int, tuple[bool, SemVer, int]] = {}
-    for version_id, package_id, version in rows:
+    best_signed: dict[int, tuple[tuple[bool, SemVer, int], str]] = {}
+    for version_id, package_id, version, signed_by in rows:
         try:
             parsed = SemVer.parse(version)
         except ValueError:
@@ -279,13 +281,15 @@ def refresh_latest_on(db: Executor, package_ids: set[int] | None) -> None:
         key = (not parsed.prerelease, parsed, version_id)
         if package_id not in best or key > best[package_id]:
             best[package_id] = key
+        if _json_list(signed_by) and (package_id not in best_signed or key > best_signed[package_id][0]):
+            best_signed[package_id] = (key, version)
     latest = {package_id: best[package_id][2] if package_id in best else None for package_id in package_ids}
     if latest:
         db.execute(
             update(Package.__table__).where(Package.__table__.c.id == bindparam("pid")),
             [{"pid": pid, "latest_version_id": vid} for pid, vid in latest.items()],
         )
-    _write_documents(db, latest)
+    _write_documents(db, latest, {pid: version for pid, (_, version) in best_signed.items()})
     if isinstance(db, Session):
         db.info[SEARCH_CHANGED] = True
 
@@ -311,7 +315,17 @@ def _name_text(name: str) -> str:
     return " ".join(dict.fromkeys([name, namespace, short, *short.replace("_", "-").split("-")]))
 
 
-def _write_documents(db: Executor, latest: dict[int, int | None]) -> None:
+def package_ref(source_url: str, path: str) -> str:
+    """Where a package lives, as `rigging pull` and `rigging add` take it: REGISTRY/REPOSITORY for
+    a registry source (its path prefix only selects repositories), oci:PATH for a layout."""
+    from urllib.parse import urlsplit
+
+    if source_url.startswith("oci:"):
+        return f"{source_url.rstrip('/')}/{path}" if path else source_url
+    return f"{urlsplit(source_url).netloc}/{path}"
+
+
+def _write_documents(db: Executor, latest: dict[int, int | None], signed_versions: dict[int, str]) -> None:
     """Replace the search documents of these packages by their latest versions' (none if None)."""
     pg = _dialect(db) == "postgresql"
     for chunk in _chunks(latest):
@@ -333,8 +347,12 @@ def _write_documents(db: Executor, latest: dict[int, int | None]) -> None:
                 Version.targets,
                 Version.signed_by,
                 Version.readme,
+                Source.url,
+                Repository.path,
             )
             .join(Package, Package.id == Version.package_id)
+            .join(Repository, Repository.id == Version.repository_id)
+            .join(Source, Source.id == Repository.source_id)
             .where(Version.id.in_(chunk))
         ).all()
         documents = [
@@ -352,15 +370,20 @@ def _write_documents(db: Executor, latest: dict[int, int | None]) -> None:
                 "name_text": _name_text(r.name),
                 "keywords_text": " ".join(_json_list(r.keywords)),
                 "readme": (r.readme or "")[:100_000],
+                "signed_version": signed_versions.get(r.package_id),
+                "ref": package_ref(r.url, r.path),
             }
             for r in rows
         ]
         if not documents:
             continue
-        columns = "package_id, version_id, name, namespace, version, description, keywords, targets, signed, downloads"
+        columns = (
+            "package_id, version_id, name, namespace, version, description, keywords, targets, signed, downloads, "
+            "signed_version, ref"
+        )
         values = (
             ":package_id, :version_id, :name, :namespace, :version, :description, :keywords, :targets, :signed, "
-            ":downloads"
+            ":downloads, :signed_version, :ref"
         )
         if pg:
             db.execute(

@@ -1,11 +1,19 @@
 """Version lists from an indexer (RIGGING_INDEX_URL), for speed; the registry stays the source of
 truth. Manifests and configs of chosen versions are still read (and digest-checked) from the
-registry, and when the indexer is down or does not know a package, its tag list is too."""
+registry, and when the indexer is down or does not know a package, its tag list is too.
+
+An index is as fresh as its last crawl or webhook. So the packages being brought up to date
+(`rigging update`, the one `rigging add` adds) take their versions from the registry's tag
+list, as `rigging outdated` does: an update never stops short of a version `outdated` reported
+only because the index has not seen it yet. And where the index lacks the version a package is
+locked at, it is behind for that package: the registry's list is read instead (and the user
+told), so a stale index never moves a locked package back."""
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from rigging.catalog_registry import RegistryCatalog
@@ -13,8 +21,20 @@ from rigging.versions import Version, version_to_tag
 
 
 class IndexCatalog(RegistryCatalog):
-    def __init__(self, index_url: str, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        index_url: str,
+        *args: Any,
+        updating: Collection[str] | None = None,
+        locked: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`updating`: the packages to bring up to date, whose versions the registry lists (an
+        empty collection: all of them), None when nothing is being updated; `locked`: each
+        package's version in the lock."""
         super().__init__(*args, **kwargs)
+        self.updating = None if updating is None else frozenset(updating)
+        self.locked = dict(locked or {})
         self.index_url = index_url.rstrip("/")
         self.index_requests = 0
         self._down = False
@@ -35,6 +55,8 @@ class IndexCatalog(RegistryCatalog):
             self._index_client.close()
 
     def _fetch_tags(self, name: str) -> dict[Version, str]:
+        if self.updating is not None and (not self.updating or name in self.updating):
+            return super()._fetch_tags(name)
         if not self._down:
             import httpx
 
@@ -48,8 +70,10 @@ class IndexCatalog(RegistryCatalog):
                             found[Version.parse(entry["version"])] = version_to_tag(entry["version"])
                         except (KeyError, ValueError):
                             continue
+                    if self._behind(name, found):
+                        return super()._fetch_tags(name)
                     return found
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
                 self._down = True
                 print(
                     f"rigging: warning: index {self.index_url} unavailable ({type(exc).__name__}); "
@@ -57,3 +81,18 @@ class IndexCatalog(RegistryCatalog):
                     file=sys.stderr,
                 )
         return super()._fetch_tags(name)  # down, or a package the index has not crawled yet
+
+    def _behind(self, name: str, found: dict[Version, str]) -> bool:
+        """Whether the index lacks the version `name` is locked at (it has not crawled it yet)."""
+        locked = self.locked.get(name)
+        try:
+            missing = locked is not None and Version.parse(locked) not in found
+        except ValueError:
+            return False
+        if missing:
+            print(
+                f"rigging: note: index {self.index_url} has not seen {name} {locked} yet (it is behind the "
+                "registry); reading its versions from the registry",
+                file=sys.stderr,
+            )
+        return missing

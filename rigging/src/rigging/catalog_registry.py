@@ -14,14 +14,15 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rigging.cache import BlobCache
 from rigging.errors import RiggingError
+from rigging.layout_registry import LayoutRegistry, client_for
 from rigging.reference import RegistryRef
 from rigging.registry.client import RegistryClient
 from rigging.registry.errors import RegistryError
-from rigging.settings import registry_options
 from rigging.stores import Descriptor
 from rigging.transfer import parse_package_manifest
 from rigging.versions import Version, tag_to_version
@@ -34,7 +35,7 @@ class PackageMeta:
     name: str
     version: Version
     tag: str
-    source: str  # host/repository
+    source: str  # host/repository; for an `oci:DIR` store, oci:DIR/ns/name
     manifest: str
     content: Descriptor
     config: dict[str, Any]
@@ -53,15 +54,19 @@ class RegistryCatalog:
         plain_http: bool = False,
         ca_file: str | None = None,
         fetch_content: bool = False,
+        base: Path | None = None,
     ) -> None:
         self.locate = locate
+        # relative `oci:DIR` stores are relative to the project whose `location` locates
+        self.base = base or getattr(getattr(locate, "__self__", None), "root", None)
         self.fetch_content = fetch_content  # also download each newest release's content layer
+        self.progress: Any = None  # install's DownloadProgress: told of each content download, then its bytes
         self.cache = cache or BlobCache()
         self.plain_http, self.ca_file = plain_http, ca_file
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rigging-catalog")
         # content downloads queue apart, so they never hold up the metadata the resolver waits for
         self.content_pool = ThreadPoolExecutor(max_workers=WORKERS // 2, thread_name_prefix="rigging-content")
-        self.clients: dict[str, RegistryClient] = {}
+        self.clients: dict[str, RegistryClient | LayoutRegistry] = {}
         self._tags: dict[str, Future[dict[Version, str]]] = {}
         self._meta: dict[tuple[str, Version], Future[PackageMeta]] = {}
         self._lock = threading.RLock()  # a done-callback may run at once, inside _tags_future
@@ -78,11 +83,10 @@ class RegistryCatalog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def client(self, host: str) -> RegistryClient:
+    def client(self, host: str) -> RegistryClient | LayoutRegistry:
         with self._lock:
             if host not in self.clients:
-                options = registry_options(host, self.plain_http, self.ca_file)
-                self.clients[host] = RegistryClient(host, plain_http=options.plain_http, ca_bundle=options.ca_file)
+                self.clients[host] = client_for(host, base=self.base, plain_http=self.plain_http, ca_file=self.ca_file)
             return self.clients[host]
 
     @property
@@ -175,9 +179,11 @@ class RegistryCatalog:
     def _fetch_content(self, meta: PackageMeta) -> None:
         """Download a content layer into the cache before install asks (close() waits for it)."""
         host, _, repository = meta.source.partition("/")
+        if self.progress is not None:
+            self.progress.expect(1, meta.content.size)
         with contextlib.suppress(RiggingError):  # a failure here is retried, and reported, by install
             self.client(host).download_blob(
-                repository, meta.content.digest, meta.content.size, self.cache.path(meta.content.digest)
+                repository, meta.content.digest, meta.content.size, self.cache.path(meta.content.digest), self.progress
             )
 
     def _prefetch_newest(self, name: str, done: Future[dict[Version, str]]) -> None:

@@ -7,28 +7,37 @@ client is not even imported.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rigging import txn
 from rigging.cache import BlobCache
 from rigging.errors import RiggingError
 from rigging.install_paths import LOCK_FILE, MANAGED_FILES, PROJECT_FILE, TARGET_DIRS, UnsafePath, checked
-from rigging.lockfile import Lock, LockedPackage, load_lock
+from rigging.lockfile import DamagedLock, Lock, LockedPackage, load_lock
 from rigging.managed_section import current_section, replace_section
 from rigging.project import Project, load_project, parse_project
 from rigging.txn import Change, NotRegular, disk_hash, is_executable, read_regular, section_hash, sha
 
 if TYPE_CHECKING:
+    from rigging.agents.render import Rendered
     from rigging.registry.client import RegistryClient
 
 FETCH_WORKERS = 8
 
 
+class DownloadProgress(Protocol):
+    """What install tells a progress display: the blobs it is about to download, then bytes as they arrive."""
+
+    def expect(self, blobs: int, size: int) -> None: ...
+    def __call__(self, count: int) -> None: ...
+
+
 class InstallOptions:
-    __slots__ = ("ca_file", "edit", "force", "frozen", "locked", "max_depth", "plain_http", "update")
+    __slots__ = ("ca_file", "edit", "force", "frozen", "locked", "max_depth", "plain_http", "progress", "update")
 
     def __init__(
         self,
@@ -41,6 +50,7 @@ class InstallOptions:
         plain_http: bool = False,
         ca_file: str | None = None,
         edit: Callable[[dict[str, Any]], None] | None = None,
+        progress: DownloadProgress | None = None,
     ) -> None:
         self.frozen = frozen  # install exactly the lock; never resolve
         self.locked = locked  # fail unless the lock is current; check that no locked tag moved
@@ -49,6 +59,7 @@ class InstallOptions:
         self.max_depth, self.plain_http, self.ca_file = max_depth, plain_http, ca_file
         # changes rigging.json's data as read under the project lock; written in the same transaction
         self.edit = edit
+        self.progress = progress  # told what the content downloads will move, then each byte count
 
 
 class InstallResult:
@@ -57,19 +68,23 @@ class InstallResult:
         self.written: list[str] = []
         self.removed: list[str] = []
         self.kept: list[str] = []  # edited by the user and left alone
+        self.overwritten: list[dict[str, str]] = []  # conflicts that --force overwrote: path, reason, package
         self.unchanged = 0
+        self.adopted = 0  # files (and sections) on disk that rigging.lock did not list, found as a package writes them
         self.warnings: list[str] = []
         self.resolved = False
         self.requests = 0
         self.recovered = recovered
+        self.rebuilt: str | None = None  # how a lost or damaged rigging.lock was rebuilt
         self.targets_note: str | None = None  # which agents install chose, and why, when rigging.json does not say
 
 
 class _Network:
     """Registry clients made on first use, so a warm install never imports one."""
 
-    def __init__(self, options: InstallOptions) -> None:
+    def __init__(self, options: InstallOptions, root: Path | None = None) -> None:
         self.options = options
+        self.root = root  # relative `oci:DIR` stores in the lock are relative to the project
         self.clients: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
 
@@ -79,11 +94,11 @@ class _Network:
 
     def _client(self, host: str) -> RegistryClient:
         if host not in self.clients:
-            from rigging.registry.client import RegistryClient
-            from rigging.settings import registry_options
+            from rigging.layout_registry import client_for  # an `oci:DIR` store answers as a registry
 
-            opts = registry_options(host, self.options.plain_http, self.options.ca_file)
-            self.clients[host] = RegistryClient(host, plain_http=opts.plain_http, ca_bundle=opts.ca_file)
+            self.clients[host] = client_for(  # type: ignore[assignment]
+                host, base=self.root, plain_http=self.options.plain_http, ca_file=self.options.ca_file
+            )
         return self.clients[host]
 
     @property
@@ -117,10 +132,18 @@ def _resolve(
         from rigging.catalog_index import IndexCatalog
 
         catalog: RegistryCatalog = IndexCatalog(
-            index_url, project.location, cache, options.plain_http, options.ca_file, fetch_content=True
+            index_url,
+            project.location,
+            cache,
+            options.plain_http,
+            options.ca_file,
+            fetch_content=True,
+            updating=options.update,
+            locked={n: p.version for n, p in old.packages.items()} if old else None,
         )
     else:
         catalog = RegistryCatalog(project.location, cache, options.plain_http, options.ca_file, fetch_content=True)
+    catalog.progress = options.progress
     with catalog:
         resolution = resolve(
             catalog, project.dependencies, max_depth=options.max_depth or project.max_depth, preferred=preferred
@@ -131,7 +154,14 @@ def _resolve(
     packages = {}
     for name, meta in sorted(metas.items()):
         previous = old.packages.get(name) if old else None
-        if previous and previous.version == str(meta.version) and previous.manifest != meta.manifest:
+        # `rigging update NAME --force` is how the user accepts a moved tag, as the message says
+        accepted = options.force and options.update is not None and (not options.update or name in options.update)
+        if (
+            previous is not None
+            and previous.version == str(meta.version)
+            and previous.manifest != meta.manifest
+            and not accepted
+        ):
             raise RiggingError(
                 f"{meta.source}:{meta.tag} now points to {meta.manifest}, but rigging.lock recorded "
                 f"{previous.manifest}: the tag was moved. Refusing; check with the publisher, then "
@@ -248,7 +278,9 @@ def _check_signatures(
         result.warnings.append(message)
 
 
-def _ensure_blobs(packages: dict[str, LockedPackage], cache: BlobCache, network: _Network) -> dict[str, Path]:
+def _ensure_blobs(
+    packages: dict[str, LockedPackage], cache: BlobCache, network: _Network, progress: DownloadProgress | None = None
+) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     missing: list[LockedPackage] = []
     for package in packages.values():
@@ -261,9 +293,11 @@ def _ensure_blobs(packages: dict[str, LockedPackage], cache: BlobCache, network:
     def fetch(package: LockedPackage) -> None:
         host, _, repository = package.source.partition("/")
         target = cache.path(package.content_digest)
-        network.client(host).download_blob(repository, package.content_digest, package.content_size, target)
+        network.client(host).download_blob(repository, package.content_digest, package.content_size, target, progress)
         paths[package.name] = target
 
+    if missing and progress is not None:
+        progress.expect(len(missing), sum(p.content_size for p in missing))
     if missing:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -304,8 +338,12 @@ def _misplaced(project: Project, lock: Lock) -> str | None:
 
 def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallResult:
     result = InstallResult(recovered=txn.recover(root, force=options.force))
+    unedited: dict[str, Any] | None = None  # rigging.json as it was, when the command edits it
     if options.edit is not None:
+        import copy
+
         data = _read_project_data(root)
+        unedited = copy.deepcopy(data)
         options.edit(data)
         project = parse_project(root, data)
     else:
@@ -317,7 +355,25 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
         chosen = ", ".join(project.targets)
         result.targets_note = f'targets: {chosen} ({why}; set "targets" in {PROJECT_FILE} to choose)'
 
-    old = load_lock(root)
+    try:
+        old = load_lock(root)
+    except DamagedLock as exc:
+        if options.frozen or options.locked:
+            raise  # CI installs exactly the lock, or fails; it never rebuilds one
+        old, damaged = None, exc.why
+    else:
+        damaged = None
+    lock_state = "ok" if old is not None else ("damaged" if damaged else "missing")
+    unlisted: dict[str, str] = {}
+    if old is None and unedited is not None:
+        # `rigging remove` without a lock: what the removed package installed is found by
+        # rendering the project as it was and keeping the files on disk that match
+        was = unedited.get("dependencies")
+        dropped = set(was) - set(project.dependencies) if isinstance(was, dict) else set()
+        if dropped:
+            previous = parse_project(root, unedited)
+            previous.targets = list(project.targets)
+            old, unlisted = _rebuild_lock(root, previous, options, cache, result)
     misplaced = _misplaced(project, old) if old is not None else None
     current = old is not None and old.requires == project.dependencies and misplaced is None
     if (options.frozen or options.locked) and not current:
@@ -332,7 +388,7 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
             result.packages = {n: p.version for n, p in old.packages.items()}
             result.unchanged = sum(len(p.files) for p in old.packages.values())
             return result
-    network = _Network(options)
+    network = _Network(options, root)
     try:
         if options.frozen or (current and options.update is None):
             assert old is not None
@@ -345,11 +401,55 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
             packages = _resolve(project, old, options, cache, result)
         if project.signatures is not None:
             _check_signatures(project, packages, network, result)
-        blobs = _ensure_blobs(packages, cache, network)
+        blobs = _ensure_blobs(packages, cache, network, options.progress)
         result.requests += network.requests
     finally:
         network.close()
 
+    rendered, desired, executable = _render(root, project, packages, blobs)
+    result.warnings += rendered.warnings
+    result.packages = {n: p.version for n, p in packages.items()}
+    for path, owner in sorted(unlisted.items()):
+        if path not in desired and disk_hash(root / path) is not None:
+            result.warnings.append(
+                f"left {path} in place: it is not what {owner} writes there, and with no rigging.lock to say "
+                "rigging installed it, it may be yours; delete it if it is not"
+            )
+
+    plan = _Plan(root, packages, old, lock_state, options.force, result)
+    changes = plan.files(desired, executable, rendered.owners)
+    managed = plan.managed(rendered.sections, changes)
+    if plan.conflicts:
+        raise FileConflicts(plan.conflicts)
+    if lock_state != "ok" and (damaged or result.adopted):
+        lost = f"{LOCK_FILE} was damaged ({damaged})" if damaged else f"there was no {LOCK_FILE}"
+        result.rebuilt = (
+            f"{lost}: rebuilt it from {PROJECT_FILE} and the files on disk "
+            f"({result.adopted} already as the packages write them)"
+        )
+    lock = Lock(dict(project.dependencies), list(project.targets), packages, managed, dict(project.renames))
+    lock_bytes = lock.serialise()
+    if options.edit is not None:
+        project_bytes = project.serialise()
+        before = disk_hash(root / PROJECT_FILE)
+        if before != sha(project_bytes):
+            changes.insert(0, Change("write", PROJECT_FILE, before, project_bytes))
+    lock_before = disk_hash(root / LOCK_FILE)
+    if sha(lock_bytes) != lock_before:
+        changes.append(Change("write", LOCK_FILE, lock_before, lock_bytes))  # last: it describes a finished change
+    if changes:
+        txn.apply(root, changes, prune=_prune_order(changes))
+    for change in changes:  # a managed file whose section was its only text is removed with it
+        gone = change.op == "delete" or (change.op == "section" and not (root / change.path).exists())
+        (result.removed if gone else result.written).append(change.path)
+    return result
+
+
+def _render(
+    root: Path, project: Project, packages: dict[str, LockedPackage], blobs: dict[str, Path]
+) -> tuple[Rendered, dict[str, bytes], set[str]]:
+    """What the packages write for the project's agents: path -> bytes, and which are executable.
+    Records each file (and executable) on its package."""
     from rigging.agents.content import read_content
     from rigging.agents.render import render
 
@@ -371,33 +471,38 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
         if output.executable:
             executable.add(path)
             packages[owner].executables.append(path)
-    result.warnings += rendered.warnings
-    result.packages = {n: p.version for n, p in packages.items()}
+    return rendered, desired, executable
 
-    changes, conflicts = _plan_files(root, desired, executable, old, options.force, result)
-    managed = _plan_managed(root, rendered.sections, old, options.force, changes, conflicts)
-    if conflicts:
-        shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
-        raise RiggingError(
-            f"changed since rigging installed them: {shown}; move your edits aside, or rerun with --force "
-            "to overwrite them"
-        )
-    lock = Lock(dict(project.dependencies), list(project.targets), packages, managed, dict(project.renames))
-    lock_bytes = lock.serialise()
-    if options.edit is not None:
-        project_bytes = project.serialise()
-        before = disk_hash(root / PROJECT_FILE)
-        if before != sha(project_bytes):
-            changes.insert(0, Change("write", PROJECT_FILE, before, project_bytes))
-    lock_before = disk_hash(root / LOCK_FILE)
-    if sha(lock_bytes) != lock_before:
-        changes.append(Change("write", LOCK_FILE, lock_before, lock_bytes))  # last: it describes a finished change
-    if changes:
-        txn.apply(root, changes, prune=_prune_order(changes))
-    for change in changes:  # a managed file whose section was its only text is removed with it
-        gone = change.op == "delete" or (change.op == "section" and not (root / change.path).exists())
-        (result.removed if gone else result.written).append(change.path)
-    return result
+
+def _rebuild_lock(
+    root: Path, project: Project, options: InstallOptions, cache: BlobCache, result: InstallResult
+) -> tuple[Lock, dict[str, str]]:
+    """The lock `project` would have, listing only the files and sections on disk that hold what
+    its packages write (as far as bytes tell, rigging's); and the paths that differ, with the
+    package and version that would write them."""
+    network = _Network(options, root)
+    try:
+        packages = _resolve(project, None, options, cache, result)
+        blobs = _ensure_blobs(packages, cache, network, options.progress)
+        result.requests += network.requests
+    finally:
+        network.close()
+    rendered, _, _ = _render(root, project, packages, blobs)
+    differing: dict[str, str] = {}
+    for name, package in packages.items():
+        for path, digest in list(package.files.items()):
+            if disk_hash(root / path) != digest:
+                del package.files[path]
+                differing[path] = f"{name} {package.version}"
+        package.executables = [p for p in package.executables if p in package.files]
+        result.adopted += len(package.files)
+    managed = {
+        file_name: {"sha256": sha(text.encode())}
+        for file_name, text in rendered.sections.items()
+        if text and section_hash(root / file_name) == sha(text.encode())
+    }
+    result.adopted += len(managed)
+    return Lock(dict(project.dependencies), list(project.targets), packages, managed, dict(project.renames)), differing
 
 
 def _installed_as_locked(root: Path, lock: Lock) -> bool:
@@ -414,33 +519,203 @@ def _installed_as_locked(root: Path, lock: Lock) -> bool:
     return True
 
 
-def _plan_files(
-    root: Path, desired: dict[str, bytes], executable: set[str], old: Lock | None, force: bool, result: InstallResult
-) -> tuple[list[Change], list[str]]:
-    old_files = old.all_files() if old else {}
-    changes: list[Change] = []
-    conflicts: list[str] = []
-    for path in sorted(desired):
-        data = desired[path]
-        on_disk = disk_hash(root / path)
-        if on_disk == sha(data) and is_executable(root / path) == (path in executable):
-            result.unchanged += 1
-            continue
-        if on_disk is None or on_disk == old_files.get(path) or on_disk == sha(data) or force:
-            changes.append(Change("write", path, on_disk, data, path in executable))
-        elif old_files.get(path) == sha(data):
-            result.kept.append(path)  # edited by the user, and install has nothing new for it
+class Conflict:
+    """A path install would overwrite or remove that is not as rigging left it, and why."""
+
+    __slots__ = ("op", "package", "path", "reason", "stuck", "text")
+
+    def __init__(self, path: str, reason: str, text: str, package: str | None, op: str = "overwrite") -> None:
+        # reason: "edited" (rigging installed it; changed since), "yours" (rigging.lock does not list
+        # it) or "unlisted" (there is no usable rigging.lock to say whose it is)
+        self.path, self.reason, self.text, self.package, self.op = path, reason, text, package, op
+        self.stuck = False  # not even --force changes it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "reason": self.reason, "package": self.package, "op": self.op, "message": self.text}
+
+
+class FileConflicts(RiggingError):
+    """Install stopped before changing anything; `conflicts` lists each path with its reason."""
+
+    def __init__(self, conflicts: list[Conflict]) -> None:
+        self.conflicts = [c.as_dict() for c in conflicts]
+        self.details = {"conflicts": self.conflicts}  # for `--json` error output
+        super().__init__(_conflict_message(conflicts))
+
+
+def _conflict_message(conflicts: list[Conflict]) -> str:
+    shown = "; ".join(c.text for c in conflicts[:5])
+    if len(conflicts) > 5:
+        shown += f"; and {len(conflicts) - 5} more"
+    ops = {c.op for c in conflicts}
+    verb = "overwrite or remove" if len(ops) > 1 else ops.pop()
+    them = "it" if len(conflicts) == 1 else "them"
+    if all(c.stuck for c in conflicts):
+        fix = f"move {them} aside"
+    else:
+        fix = f"move {them} aside, or rerun with --force to {verb} {them}"
+    return f"{shown}: rigging will not {verb} {them}, so nothing was changed; {fix}"
+
+
+def _kind(path: Path) -> str:
+    """What stands at `path`, in a word (links are not followed)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return "file"
+    return "symbolic link" if stat.S_ISLNK(mode) else "folder" if stat.S_ISDIR(mode) else "file"
+
+
+class _Plan:
+    """The changes install makes to the project's files, and the paths it must not touch.
+
+    A file is rigging's when rigging.lock lists it with the hash on disk (it may be replaced or
+    removed), or when it already holds exactly what a package writes there (it is adopted: that
+    is how a lost lock is rebuilt). Anything else is a conflict, named with its reason: edited
+    since rigging installed it, the user's own, or unknown for want of a lock.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        packages: dict[str, LockedPackage],
+        old: Lock | None,
+        lock_state: str,
+        force: bool,
+        result: InstallResult,
+    ) -> None:
+        self.root, self.packages, self.old, self.force, self.result = root, packages, old, force, result
+        self.lock_state = lock_state  # "ok", "missing" or "damaged"
+        self.old_files = old.all_files() if old else {}
+        self.conflicts: list[Conflict] = []
+
+    def _lock_words(self) -> str:
+        return f"no {LOCK_FILE}" if self.lock_state == "missing" else f"{LOCK_FILE} damaged"
+
+    def _unknown(self, path: str, package: str) -> Conflict:
+        """A conflict at a path rigging.lock does not list."""
+        kind = _kind(self.root / path)
+        if self.lock_state == "ok" or kind != "file":  # rigging writes only files, never links or folders
+            return Conflict(path, "yours", f"{path} is your {kind}, not installed by rigging", package)
+        version = self.packages[package].version
+        return Conflict(
+            path,
+            "unlisted",
+            f"{path} is not what {package} {version} writes there, and with {self._lock_words()} rigging cannot "
+            "tell whether it is yours",
+            package,
+        )
+
+    def _refuse_or_force(self, conflict: Conflict, change: Change, changes: list[Change]) -> None:
+        if _kind(self.root / conflict.path) == "folder":
+            # a file cannot be renamed over a folder, and a user's folder is never thrown away
+            conflict.text += " (--force never replaces a folder)"
+            conflict.stuck = True
+            self.conflicts.append(conflict)
+        elif self.force:
+            changes.append(change)
+            self.result.overwritten.append(conflict.as_dict())
         else:
-            conflicts.append(path)
-    for path in sorted(set(old_files) - set(desired)):
-        on_disk = disk_hash(root / path)
-        if on_disk is None:
-            continue
-        if on_disk == old_files[path] or force:
-            changes.append(Change("delete", path, on_disk))
-        else:
-            conflicts.append(path)
-    return changes, conflicts
+            self.conflicts.append(conflict)
+
+    def files(self, desired: dict[str, bytes], executable: set[str], owners: dict[str, str]) -> list[Change]:
+        root, old_files = self.root, self.old_files
+        changes: list[Change] = []
+        for path in sorted(desired):
+            data = desired[path]
+            wanted = sha(data)
+            on_disk = disk_hash(root / path)
+            if on_disk == wanted:
+                if path not in old_files:
+                    self.result.adopted += 1
+                if is_executable(root / path) == (path in executable):
+                    self.result.unchanged += 1
+                else:
+                    changes.append(Change("write", path, on_disk, data, path in executable))
+                continue
+            write = Change("write", path, on_disk, data, path in executable)
+            if on_disk is None or on_disk == old_files.get(path):
+                changes.append(write)
+                continue
+            if old_files.get(path) == wanted and not self.force:
+                self.result.kept.append(path)  # edited by the user, and install has nothing new for it
+                continue
+            if path in old_files:
+                conflict = Conflict(path, "edited", f"{path} was changed since rigging installed it", owners[path])
+            else:
+                conflict = self._unknown(path, owners[path])
+            self._refuse_or_force(conflict, write, changes)
+        for path in sorted(set(old_files) - set(desired)):
+            on_disk = disk_hash(root / path)
+            if on_disk is None:
+                continue
+            delete = Change("delete", path, on_disk)
+            if on_disk == old_files[path]:
+                changes.append(delete)
+                continue
+            assert self.old is not None
+            owner = next(name for name, package in self.old.packages.items() if path in package.files)
+            text = f"{path} was changed since rigging installed it ({owner} no longer installs it)"
+            self._refuse_or_force(Conflict(path, "edited", text, owner, op="remove"), delete, changes)
+        return changes
+
+    def managed(self, sections: dict[str, str], changes: list[Change]) -> dict[str, dict]:
+        """Plan each managed file's section; returns what rigging.lock records of them."""
+        managed: dict[str, dict] = {}
+        recorded_files = self.old.managed if self.old else {}
+        for file_name in sorted(set(sections) | set(recorded_files)):
+            recorded = recorded_files.get(file_name) or {}
+            section = sections.get(file_name, "")
+            if not section and not recorded:
+                continue
+            try:
+                data = read_regular(self.root / file_name)
+                existing = data.decode("utf-8") if data is not None else None
+            except (NotRegular, UnicodeDecodeError) as exc:
+                raise RiggingError(
+                    f"{self.root / file_name}: {exc}; rigging edits only its own section of a plain UTF-8 file. "
+                    f'Replace it with a file, or choose "targets" in {PROJECT_FILE} without the agent that reads it'
+                ) from None
+            standing = current_section(existing)
+            standing_hash = None if standing is None else sha(standing.encode())
+            wanted = sha(section.encode()) if section else None
+            if standing_hash is not None and standing_hash not in (recorded.get("sha256"), wanted):
+                conflict = self._section_conflict(file_name, bool(recorded))
+                if self.force:
+                    self.result.overwritten.append(conflict.as_dict())
+                elif section and wanted == recorded.get("sha256"):
+                    managed[file_name] = dict(recorded)  # the user's edit stays; nothing new to put there
+                    self.result.kept.append(file_name)
+                    continue
+                else:
+                    self.conflicts.append(conflict)
+                    continue
+            elif standing_hash is not None and standing_hash == wanted and not recorded:
+                self.result.adopted += 1
+            if replace_section(existing, section) != existing:
+                # the section alone is journaled, and spliced into the file as it stands when applied
+                changes.append(Change("section", file_name, standing_hash, section.encode()))
+            if section:
+                managed[file_name] = {"sha256": wanted}
+        return managed
+
+    def _section_conflict(self, file_name: str, recorded: bool) -> Conflict:
+        where = f"the rigging section of {file_name}"
+        if recorded:
+            return Conflict(file_name, "edited", f"{where} was changed since rigging installed it", None)
+        if self.lock_state == "ok":
+            return Conflict(
+                file_name, "yours", f"{file_name} holds a rigging section that {LOCK_FILE} does not record", None
+            )
+        return Conflict(
+            file_name,
+            "unlisted",
+            f"{where} is not what the packages write there, and with {self._lock_words()} rigging cannot tell "
+            "whether you edited it",
+            None,
+        )
 
 
 def _prune_order(changes: list[Change]) -> tuple[str, ...]:
@@ -468,43 +743,3 @@ def _outside_bytes(root: Path) -> dict[str, int]:
             existing = data.decode("utf-8", "replace")
             sizes[file_name] = len((replace_section(existing, "") or "").encode())
     return sizes
-
-
-def _plan_managed(
-    root: Path,
-    sections: dict[str, str],
-    old: Lock | None,
-    force: bool,
-    changes: list[Change],
-    conflicts: list[str],
-) -> dict[str, dict]:
-    managed: dict[str, dict] = {}
-    recorded_files = old.managed if old else {}
-    for file_name in sorted(set(sections) | set(recorded_files)):
-        recorded = recorded_files.get(file_name) or {}
-        section = sections.get(file_name, "")
-        if not section and not recorded:
-            continue
-        try:
-            data = read_regular(root / file_name)
-            existing = data.decode("utf-8") if data is not None else None
-        except (NotRegular, UnicodeDecodeError) as exc:
-            raise RiggingError(
-                f"{root / file_name}: {exc}; rigging edits only its own section of a plain UTF-8 file. "
-                f'Replace it with a file, or choose "targets" in {PROJECT_FILE} without the agent that reads it'
-            ) from None
-        standing = current_section(existing)
-        standing_hash = None if standing is None else sha(standing.encode())
-        edited = standing_hash is not None and standing_hash != recorded.get("sha256")
-        if edited and not force:
-            if section and sha(section.encode()) == recorded.get("sha256"):
-                managed[file_name] = dict(recorded)  # the user's edit stays; nothing new to put there
-                continue
-            conflicts.append(f"{file_name} (its rigging section)")
-            continue
-        if replace_section(existing, section) != existing:
-            # the section alone is journaled, and spliced into the file as it stands when applied
-            changes.append(Change("section", file_name, standing_hash, section.encode()))
-        if section:
-            managed[file_name] = {"sha256": sha(section.encode())}
-    return managed

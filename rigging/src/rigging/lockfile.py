@@ -120,19 +120,56 @@ class Lock:
         return files
 
 
+class DamagedLock(RiggingError):
+    """rigging.lock is not a lock at all (bad JSON, a merge conflict, the wrong shape): install
+    sets it aside and rebuilds it from rigging.json and the files on disk. A lock that is well
+    formed but names unsafe paths or digests is not this: that may be tampering, and is refused."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.why = why
+        super().__init__(
+            f"{path}: damaged ({why}); run `rigging install` to rebuild it from rigging.json and the files on "
+            "disk, or restore it from version control"
+        )
+
+
 def load_lock(root: Path) -> Lock | None:
     """The project's lock, checked entry by entry: it arrives with every pull request, so every
     path, name and digest in it is untrusted until it passes (see install_paths)."""
     path = root / LOCK_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
-    except (ValueError, OSError) as exc:
-        raise RiggingError(f"{path}: cannot be read ({exc}); restore it from version control or delete it") from None
+    except UnicodeDecodeError:
+        raise DamagedLock(path, "not UTF-8 text") from None
+    except OSError as exc:
+        raise RiggingError(
+            f"{path}: cannot be read ({exc.strerror or exc}); make it a readable file, or restore it from version "
+            "control"
+        ) from None
     try:
-        if data.get("lockfileVersion") != LOCK_VERSION:
-            raise RiggingError(f"{path}: lockfileVersion {data.get('lockfileVersion')!r} is not supported")
+        data = json.loads(text)
+    except ValueError as exc:
+        if not text.strip():
+            why = "empty"
+        elif "\n<<<<<<<" in "\n" + text:
+            why = "it holds a merge conflict"
+        else:
+            why = f"not JSON: {exc}"
+        raise DamagedLock(path, why) from None
+    if not isinstance(data, dict):
+        raise DamagedLock(path, "its JSON is not an object")
+    version = data.get("lockfileVersion")
+    if isinstance(version, int) and not isinstance(version, bool) and version > LOCK_VERSION:
+        raise RiggingError(
+            f"{path}: lockfileVersion {version} was written by a newer rigging (this one reads {LOCK_VERSION}); "
+            "upgrade rigging to install this project"
+        )
+    try:
+        if version != LOCK_VERSION:
+            found = "missing" if version is None else f"{version!r}, not {LOCK_VERSION}"
+            raise DamagedLock(path, f"lockfileVersion is {found}")
         packages = {
             name: LockedPackage(
                 name=name,
@@ -157,12 +194,12 @@ def load_lock(root: Path) -> Lock | None:
             dict(data.get("renameSkills") or {}),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise RiggingError(f"{path}: malformed ({type(exc).__name__}: {exc}); restore it or delete it") from None
+        raise DamagedLock(path, f"malformed: {type(exc).__name__}: {exc}") from None
     problem = _first_problem(root, lock)
     if problem is not None:
         raise RiggingError(
             f"{path}: {problem}; nothing was changed. The lock is damaged or was tampered with: restore it "
-            "from version control, or delete it and run `rigging install`"
+            "from version control, or delete it and run `rigging install` to rebuild it from the files on disk"
         )
     return lock
 

@@ -17,6 +17,10 @@ from rigging.digests import is_sha256_digest, sha256_digest
 from rigging.errors import IntegrityError, RiggingError
 
 
+class TagMoved(RiggingError):
+    """A conditional tag update found the tag pointing elsewhere than expected."""
+
+
 class OciLayout:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -31,14 +35,20 @@ class OciLayout:
 
     def ensure(self) -> None:
         """Create the layout, or accept an existing one; refuse a folder that is something else."""
+        if self.exists():
+            return
         if self.root.exists() and not self.root.is_dir():
             raise RiggingError(f"{self.root}: exists and is not a folder; choose another output path")
-        if self.root.is_dir() and not self.exists() and any(self.root.iterdir()):
-            raise RiggingError(
-                f"{self.root}: folder is not empty and is not an OCI layout; choose a new or empty folder"
-            )
-        (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
-        if not self.exists():
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._locked():  # two processes creating one layout: the second sees it finished
+            if self.exists():
+                return
+            if any(self.root.iterdir()):
+                raise RiggingError(
+                    f"{self.root}: folder is not empty and is not an OCI layout (nor a store of NS/NAME layouts); "
+                    "choose a new or empty folder"
+                )
+            (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
             write_atomic(
                 self.root / "oci-layout",
                 json.dumps({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}).encode(),
@@ -81,10 +91,22 @@ class OciLayout:
             raise RiggingError(f"{path}: is not an OCI image index; repair or remove the layout")
         return index
 
-    def tag(self, descriptor: dict[str, Any], ref_name: str) -> None:
-        """Point `ref_name` at `descriptor`, replacing whatever it pointed at before."""
+    def tag(self, descriptor: dict[str, Any], ref_name: str, *, expected: str | None = None) -> None:
+        """Point `ref_name` at `descriptor`, replacing whatever it pointed at before; with
+        `expected`, only if it points at that digest now (a registry's If-Match)."""
         with self._locked():
             index = self.index()
+            if expected is not None:
+                current = next(
+                    (
+                        m.get("digest")
+                        for m in index["manifests"]
+                        if (m.get("annotations") or {}).get(mt.ANN_REF_NAME) == ref_name
+                    ),
+                    None,
+                )
+                if current != expected:
+                    raise TagMoved(f"{self.root}: {ref_name} points at {current}, not {expected}")
             kept = [m for m in index["manifests"] if (m.get("annotations") or {}).get(mt.ANN_REF_NAME) != ref_name]
             entry = dict(descriptor)
             entry["annotations"] = {

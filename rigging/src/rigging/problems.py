@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -11,7 +11,7 @@ Severity = Literal["error", "warning"]
 CODES: dict[str, tuple[Severity, str]] = {
     "RIG101": ("error", "add a rigging.json with name and version (rigging new makes one)"),
     "RIG102": ("error", "fix the JSON syntax at the position shown"),
-    "RIG103": ("error", "change the value to match the rigging.json schema (oci-media-types/)"),
+    "RIG103": ("error", "change the key or value to what the rigging.json schema allows, as the message says"),
     "RIG104": ("error", "use strict SemVer MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], e.g. 1.0.0"),
     "RIG105": ("error", "use a lowercase namespace/name, e.g. acme/python-style"),
     "RIG106": ("error", "remove the repeated key so the manifest has one meaning"),
@@ -115,3 +115,55 @@ class Problem:
             "message": self.message,
             "hint": self.effective_hint,
         }
+
+
+def json_key_lines(text: str) -> dict[tuple[Any, ...], list[int]]:
+    """The line of every key (and array item) of a JSON document, by its path: `("a", 0, "b")`.
+    A key written twice has both lines. Meant for text `json.loads` has accepted."""
+    from json.decoder import scanstring
+
+    lines: dict[tuple[Any, ...], list[int]] = {}
+    frames: list[list[Any]] = []  # [kind ("{" or "["), key or index, waiting for a key or an item]
+    line, i, n = 1, 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\n":
+            line += 1
+        elif char in " \t\r":
+            pass
+        elif frames and frames[-1][0] == "[" and frames[-1][2] and char != "]":
+            frames[-1][2] = False
+            lines.setdefault(tuple(f[1] for f in frames), []).append(line)
+            continue  # the item itself is read on the next turn
+        elif char in "{[":
+            frames.append([char, None if char == "{" else 0, True])
+        elif char in "}]":
+            frames.pop()
+        elif char == ",":
+            top = frames[-1]
+            if top[0] == "[":
+                top[1] += 1
+            top[2] = True
+        elif char == '"':
+            value, end = scanstring(text, i + 1)
+            if frames and frames[-1][0] == "{" and frames[-1][2]:
+                frames[-1][1], frames[-1][2] = value, False
+                lines.setdefault(tuple(f[1] for f in frames), []).append(line)
+            i = end
+            continue
+        i += 1
+    return lines
+
+
+def json_key_line(text: str, path: list[Any], last: bool = False) -> int | None:
+    """The line where the key at `path` is written (the nearest enclosing key's when it is absent;
+    1 for the document itself), or None when the text is not JSON."""
+    try:
+        lines = json_key_lines(text)
+    except (ValueError, IndexError):
+        return None
+    for length in range(len(path), 0, -1):
+        found = lines.get(tuple(path[:length]))
+        if found:
+            return found[-1] if last else found[0]
+    return 1

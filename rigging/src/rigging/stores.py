@@ -75,7 +75,8 @@ class RegistryStore:
 
     def fetch_blob(self, desc: Descriptor, target: Path, progress: Progress | None = None) -> None:
         self.client.download_blob(self.repository, desc.digest, desc.size, target, progress)
-        self.sources.remember(self.client.host, self.repository, [desc.digest])
+        if not self.client.host.startswith("oci:"):  # a store folder has nothing to mount from
+            self.sources.remember(self.client.host, self.repository, [desc.digest])
 
     def push_blob(self, desc: Descriptor, data: bytes, progress: Progress | None = None) -> str:
         mount_from = self.sources.repositories(self.client.host, desc.digest)

@@ -28,9 +28,17 @@ CONCURRENCY = 4
 
 
 @contextlib.contextmanager
-def open_store(ref: Ref, *, plain_http: bool = False, ca_file: str | None = None) -> Iterator[Store]:
+def open_store(
+    ref: Ref, *, plain_http: bool = False, ca_file: str | None = None, base: Path | None = None
+) -> Iterator[Store]:
+    """`base`: the folder a project's relative `oci:DIR` store is relative to (its root)."""
     if isinstance(ref, LayoutRef):
         yield LayoutStore(Path(ref.path))
+        return
+    from rigging.layout_registry import LayoutRegistry, is_layout_host
+
+    if is_layout_host(ref.host):  # a project's location in an `oci:DIR` store
+        yield RegistryStore(LayoutRegistry.at(ref.host, base), ref.repository)  # type: ignore[arg-type]
         return
     from rigging.registry.client import RegistryClient
     from rigging.settings import registry_options
@@ -138,6 +146,15 @@ def _config_of(package: Package) -> dict[str, Any]:
     return config
 
 
+def store_member(ref: LayoutRef, name: str) -> LayoutRef:
+    """`oci:DIR` names a store when DIR already holds NS/NAME layouts (and is not one itself):
+    the package goes to DIR/NS/NAME. Otherwise DIR is the layout (made, with its folders, if new)."""
+    root = Path(ref.path)
+    if root.is_dir() and not (root / "oci-layout").is_file() and next(root.glob("*/*/oci-layout"), None):
+        return LayoutRef(str(root / name), ref.tag, ref.digest)
+    return ref
+
+
 def publish(
     source: str,
     target: str,
@@ -154,6 +171,8 @@ def publish(
     package = _package_from_source(source)
     config = _config_of(package)
     name, version = config["name"], config["version"]
+    if isinstance(ref, LayoutRef):
+        ref = store_member(ref, name)
     repository = ref.repository if isinstance(ref, RegistryRef) else name
     if isinstance(ref, RegistryRef) and not (repository == name or repository.endswith("/" + name)):
         raise UsageError(
@@ -247,6 +266,9 @@ def fetch_blobs(
         store.fetch_blob(desc, target, progress)
         paths[desc.digest] = target
 
+    expect = getattr(progress, "expect", None)  # a display that shows totals (the CLI's) is told them
+    if missing and expect is not None:
+        expect(len(missing), sum(d.size for d in missing))
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
         list(pool.map(fetch, missing))
     return paths

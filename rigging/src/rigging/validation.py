@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from rigging.managed_section import marker_line
 from rigging.names import name_problem
 from rigging.package_files import MANIFEST_FILE, SKILL_FILE, SKILLS_FOLDER, PackageFile, scan_package, skill_of
 from rigging.paths import path_problem
-from rigging.problems import Problem
+from rigging.problems import CODES, Problem, json_key_line
 from rigging.versions import is_semver
 
 TRIGGERS = ("always_on", "manual", "model_decision", "glob")
@@ -155,7 +154,7 @@ def _check_manifest(
     try:
         manifest = json.loads(text, object_pairs_hook=_reject_duplicates)
     except _DuplicateKeyError as exc:
-        line = _line_of(text, [exc.key], last=True)
+        line = json_key_line(text, [exc.key], last=True)
         report.problems.append(Problem("RIG106", f"key {exc.key!r} appears twice", MANIFEST_FILE, line))
         return text
     except json.JSONDecodeError as exc:
@@ -176,43 +175,81 @@ def _check_manifest(
     from rigging.schema import schema_errors
 
     for error in schema_errors(manifest):
-        path = list(error.absolute_path)
-        line = _line_of(text, path)
-        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-        if path == ["version"] and isinstance(manifest.get("version"), str):
-            message = f"version {manifest['version']!r} is not strict SemVer 2.0"
-            report.problems.append(Problem("RIG104", message, MANIFEST_FILE, line))
-        elif path == ["name"] and isinstance(manifest.get("name"), str):
-            reason = name_problem(manifest["name"]) or "is not a valid package name"
-            message = f"name {manifest['name']!r} {reason}"
-            report.problems.append(Problem("RIG105", message, MANIFEST_FILE, line))
-        else:
-            report.problems.append(Problem("RIG103", f"{where}: {error.message}", MANIFEST_FILE, line))
+        report.problems.extend(_schema_problems(error, manifest, text))
     # The schema's pattern and our regex must agree; this catches a drift between them.
     version = manifest.get("version")
     if isinstance(version, str) and not is_semver(version) and not any(p.code == "RIG104" for p in report.problems):
         message = f"version {version!r} is not strict SemVer 2.0"
-        report.problems.append(Problem("RIG104", message, MANIFEST_FILE, _line_of(text, ["version"])))
+        report.problems.append(Problem("RIG104", message, MANIFEST_FILE, json_key_line(text, ["version"])))
     return text
 
 
-def _line_of(text: str, path: list[Any], last: bool = False) -> int | None:
-    """Best-effort line of a JSON path: find each key in turn after the previous one."""
-    position = 0
-    found = False
-    for part in path:
-        if not isinstance(part, str):
-            continue
-        pattern = re.compile(r'"' + re.escape(part) + r'"\s*:')
-        matches = list(pattern.finditer(text, position))
-        if not matches:
-            break
-        match = matches[-1] if last else matches[0]
-        position = match.start()
-        found = True
-    if not found:
-        return 1 if path == [] else None
-    return text.count("\n", 0, position) + 1
+# What a value with a `pattern` in the schema must look like, said in words rather than as the pattern.
+_FORMS = {
+    "keywords": "a keyword (lowercase letters, digits and '-', at most 40 characters)",
+    "license": "an SPDX license expression such as MIT or Apache-2.0 OR MIT",
+    "homepage": "an http:// or https:// URL",
+    "repository": "an https://, http://, git:// or ssh:// URL, or git@HOST:PATH",
+    "skills": "a skill name (1-64 lowercase letters, digits and single '-')",
+}
+
+
+def _schema_problems(error: Any, manifest: dict[str, Any], text: str) -> list[Problem]:
+    """One schema error as problems a person can act on: the key's own line, no regular expressions,
+    and for an unknown key the one it is likely a slip for."""
+    path = list(error.absolute_path)
+    where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # Only the alternatives of the value's own type say anything useful: an object that fails
+        # the object form is not helped by "is not a string".
+        branches: dict[Any, list[Any]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [b for b in branches.values() if not any(e.validator == "type" and not e.path for e in b)]
+        if len(fitting) == 1:
+            return [p for sub in fitting[0] for p in _schema_problems(sub, manifest, text)]
+        kinds = [e.validator_value for b in branches.values() for e in b if e.validator == "type" and not e.path]
+        if len(kinds) == len(branches):
+            line = json_key_line(text, path)
+            shown = " or ".join(f"a {k}" if k != "object" else "an object" for k in kinds)
+            return [Problem("RIG103", f"{where}: {error.instance!r} must be {shown}", MANIFEST_FILE, line)]
+    if path == ["version"] and isinstance(manifest.get("version"), str):
+        message = f"version {manifest['version']!r} is not strict SemVer 2.0"
+        return [Problem("RIG104", message, MANIFEST_FILE, json_key_line(text, path))]
+    if path == ["name"] and isinstance(manifest.get("name"), str):
+        reason = name_problem(manifest["name"]) or "is not a valid package name"
+        return [Problem("RIG105", f"name {manifest['name']!r} {reason}", MANIFEST_FILE, json_key_line(text, path))]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        from rigging.names import closest
+
+        known = list((error.schema.get("properties") or {}).keys())
+        problems = []
+        for key in error.instance:
+            if key in known:
+                continue
+            guess = closest(key, known)
+            hint = f"did you mean {guess!r}?" if guess else f"the keys here are {', '.join(known)}"
+            line = json_key_line(text, [*path, key])
+            inside = f"{where}: " if path else ""
+            problems.append(Problem("RIG103", f"{inside}unknown key {key!r}", MANIFEST_FILE, line, hint=hint))
+        return problems
+    if path == ["dependencies"] and isinstance(error.instance, str):  # a key the propertyNames rule refused
+        name = error.instance
+        line = json_key_line(text, [*path, name])
+        from rigging.names import name_in_reference
+
+        if (alone := name_in_reference(name)) is not None:
+            message = f"dependency {name!r} is a full reference"
+            hint = f"write namespace/name ({alone!r}); the consumer's registry settings say where it comes from"
+            return [Problem("RIG103", message, MANIFEST_FILE, line, hint=hint)]
+        reason = name_problem(name) or "is not a package name"
+        return [Problem("RIG103", f"dependency {name!r} {reason}", MANIFEST_FILE, line, hint=CODES["RIG105"][1])]
+    line = json_key_line(text, path)
+    if error.validator == "pattern":
+        form = next((_FORMS[p] for p in reversed(path) if isinstance(p, str) and p in _FORMS), None)
+        form = form or "in the form the rigging.json schema gives for it"
+        return [Problem("RIG103", f"{where}: {error.instance!r} is not {form}", MANIFEST_FILE, line)]
+    return [Problem("RIG103", f"{where}: {error.message}", MANIFEST_FILE, line)]
 
 
 def _check_metadata_paths(
@@ -224,7 +261,7 @@ def _check_metadata_paths(
         if not isinstance(entries, dict):
             continue
         for path in entries:
-            line = _line_of(text, [section, path])
+            line = json_key_line(text, [section, path])
             kind = path_problem(path)
             if kind == "absolute":
                 problems.append(
@@ -393,7 +430,7 @@ def _check_listed_skills(manifest: dict[str, Any], text: str, report: Validation
         why = (
             f"names {names}, the package holds {actual}" if names != actual else "its descriptions differ from SKILL.md"
         )
-        line = _line_of(text, ["skills"])
+        line = json_key_line(text, ["skills"])
         report.problems.append(
             Problem("RIG508", f'"skills" does not match the skill folders: it {why}', MANIFEST_FILE, line)
         )

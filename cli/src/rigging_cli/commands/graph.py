@@ -6,7 +6,9 @@ from rigging_cli.project_args import add_project
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "dot", "mermaid"), default="text", help="output format")
+    parser.add_argument(
+        "--format", choices=("text", "json", "dot", "mermaid"), default="text", help="output format (--json: json)"
+    )
     add_project(parser, install=False)
 
 
@@ -15,28 +17,29 @@ def _node(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rigging_cli.lock_view import load, tree_lines
+    from rigging_cli.lock_view import graph_data, load, tree_lines
 
     _, lock = load(args)
-    edges = [("project", name, wanted) for name, wanted in sorted(lock.requires.items())]
-    for name, package in sorted(lock.packages.items()):
-        edges += [(name, dep, wanted) for dep, wanted in sorted(package.dependencies.items())]
-    label = {name: f"{name} {p.version}" for name, p in lock.packages.items()}
-    label["project"] = "project"
-    if args.format == "text":
+    graph = graph_data(lock)
+    label = {n["id"]: f"{n['name']} {n['version']}" if n["version"] else n["name"] for n in graph["nodes"]}
+    if args.json or args.format == "json":
+        import json
+
+        print(json.dumps(graph))
+    elif args.format == "text":
         print("\n".join(tree_lines(lock)))
     elif args.format == "dot":
         print("digraph rigging {")
         print("  rankdir=LR;")
         for name in sorted(label):
             print(f'  "{name}" [label="{label[name]}"];')
-        for source, target, wanted in edges:
-            print(f'  "{source}" -> "{target}" [label="{wanted}"];')
+        for edge in graph["edges"]:
+            print(f'  "{edge["from"]}" -> "{edge["to"]}" [label="{edge["range"]}"];')
         print("}")
     else:
         print("graph LR")
         for name in sorted(label):
             print(f'  {_node(name)}["{label[name]}"]')
-        for source, target, wanted in edges:
-            print(f'  {_node(source)} -->|"{wanted}"| {_node(target)}')
+        for edge in graph["edges"]:
+            print(f'  {_node(edge["from"])} -->|"{edge["range"]}"| {_node(edge["to"])}')
     return 0

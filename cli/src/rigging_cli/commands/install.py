@@ -15,4 +15,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rigging.installer import install
 
-    return report(args, install(project_root(args), options(args, frozen=args.frozen, locked=args.locked)))
+    result = install(project_root(args), options(args, frozen=args.frozen, locked=args.locked))
+    return report(args, result)

@@ -14,7 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=".",
         help="package folder or OCI layout (default: .)",
     )
-    parser.add_argument("target", metavar="REGISTRY/NS/NAME", help="repository to push to, or oci:LAYOUT")
+    parser.add_argument(
+        "target",
+        metavar="REGISTRY/NS/NAME",
+        help="repository to push to, or oci:LAYOUT (oci:STORE/NS/NAME, or oci:STORE once it holds packages)",
+    )
     parser.add_argument("--tag", action="append", default=[], help="extra tag (repeatable); the version is always one")
     parser.add_argument("--force", action="store_true", help="overwrite a version tag that holds other content")
     parser.add_argument("--sign", action="store_true", help="sign what was published (with --key or --keyless)")
@@ -71,19 +75,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace, result: dict, key: object) -> dict:
-    from rigging.reference import RegistryRef, parse_ref
-    from rigging.registry.client import RegistryClient
-    from rigging.settings import registry_options
-    from rigging.signing.signer import sign_keyed, sign_keyless
+    from rigging.layout_registry import client_for
+    from rigging.signing.signer import registry_ref, sign_keyed, sign_keyless
 
-    target = parse_ref(args.target)
-    if not isinstance(target, RegistryRef):
-        from rigging.errors import UsageError
-
-        raise UsageError("--sign needs a registry target; signatures live in the registry")
-    ref = RegistryRef(target.host, target.repository, digest=result["digest"])
-    options = registry_options(ref.host, args.plain_http, args.ca_file)
-    with RegistryClient(ref.host, plain_http=options.plain_http, ca_bundle=options.ca_file) as client:
+    # where it was published (a registry repository, or the layout in an oci: store)
+    ref = registry_ref(f"{result['target']}@{result['digest']}")
+    with client_for(ref.host, plain_http=args.plain_http, ca_file=args.ca_file) as client:
         if args.keyless:
             return sign_keyless(client, ref, identity_token=args.identity_token)
         return sign_keyed(client, ref, key, args.format)  # type: ignore[arg-type]

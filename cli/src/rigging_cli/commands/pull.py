@@ -8,7 +8,12 @@ from rigging_cli.transport_args import add_transport, transfer_progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ref", metavar="REF", help="REGISTRY/NS/NAME[:TAG|@sha256:…] or oci:LAYOUT[:TAG]")
+    parser.add_argument(
+        "ref",
+        metavar="REF",
+        help="REGISTRY/NS/NAME[:TAG|@sha256:…|@RANGE], oci:LAYOUT[:TAG], or NS/NAME[@RANGE] from the project's "
+        "registry; no version: the newest release",
+    )
     parser.add_argument("-o", "--output", metavar="DIR", help="folder to unpack into (default: ./NAME)")
     parser.add_argument("--force", action="store_true", help="replace the output folder if it is not empty")
     parser.add_argument("--no-docs", action="store_true", help="skip the docs layer")
@@ -18,9 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rigging.transfer import pull
 
+    from rigging_cli.project_args import package_ref
+
+    ref = package_ref(args, args.ref)
     with transfer_progress(args) as progress:
         result = pull(
-            args.ref,
+            str(ref),
             Path(args.output) if args.output else None,
             force=args.force,
             docs=not args.no_docs,

@@ -2,6 +2,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
+
+# What the indexer accepts (longer is refused there with 422). A URL past a few KiB is refused by
+# servers and proxies before any application sees it, so the CLI never sends one.
+MAX_QUERY_CHARS = 1000
+MAX_FILTER_CHARS = 128
+MAX_URL_CHARS = 4096
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -10,41 +17,82 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", help="only this namespace")
     parser.add_argument("--keyword", help="only packages with this keyword")
     parser.add_argument("--target", help="only packages for this agent (windsurf, cursor, …)")
-    parser.add_argument("--signed", action="store_true", help="only signed packages")
-    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--signed", action="store_true", help="only packages with a signed version (the newest shown)")
+    parser.add_argument("--limit", type=int, default=20, help="at most this many results (1-100)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     import os
 
-    import httpx
-    from rigging.errors import RiggingError, UsageError
+    from rigging.errors import UsageError
 
-    index = args.index or os.environ.get("RIGGING_INDEX_URL")
+    index = (args.index or os.environ.get("RIGGING_INDEX_URL") or "").rstrip("/")
     if not index:
         raise UsageError("no indexer: pass --index URL or set RIGGING_INDEX_URL")
-    params = {"q": args.query, "limit": args.limit}
-    params.update(
-        {k: v for k, v in (("namespace", args.namespace), ("keyword", args.keyword), ("target", args.target)) if v}
-    )
+    if not index.startswith(("http://", "https://")):
+        raise UsageError(f"indexer URL {index!r} must start with http:// or https://, e.g. http://127.0.0.1:8700")
+    if len(args.query) > MAX_QUERY_CHARS:
+        raise UsageError(
+            f"the search query is {len(args.query):,} characters long; the index takes at most {MAX_QUERY_CHARS:,}: "
+            "search for a few telling words"
+        )
+    params: dict[str, Any] = {"q": args.query, "limit": args.limit}
+    for option in ("namespace", "keyword", "target"):
+        value = getattr(args, option)
+        if value and len(value) > MAX_FILTER_CHARS:
+            raise UsageError(f"--{option} is {len(value):,} characters long; at most {MAX_FILTER_CHARS} make sense")
+        if value:
+            params[option] = value
     if args.signed:
         params["signed"] = "true"
-    try:
-        response = httpx.get(f"{index.rstrip('/')}/api/v1/packages", params=params, timeout=10)
-    except httpx.HTTPError as exc:
-        raise RiggingError(f"indexer {index} unreachable ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        raise RiggingError(f"indexer {index} answered HTTP {response.status_code}")
-    results = response.json().get("results", [])
+    results = _search(index, params)
     if args.json:
         print(json.dumps(results))
         return 0
     if not results:
         print("no packages found")
         return 0
-    width = max(len(r["name"]) for r in results)
+    name_width = max(len(r["name"]) for r in results)
+    version_width = max(len(r["version"]) for r in results)
+    ref_width = max(len(r.get("ref") or "") for r in results)
     for r in results:
-        mark = " ✓signed" if r.get("signed") else ""
-        print(f"{r['name']:<{width}}  {r['version']:<12} {r.get('downloads', 0):>6}↓{mark}  {r.get('description', '')}")
+        mark = " ✓signed" if r.get("signed") else " " * 8
+        print(
+            f"{r['name']:<{name_width}}  {r['version']:<{version_width}}  {r.get('ref') or '':<{ref_width}}  "
+            f"{r.get('downloads', 0):>6}↓{mark}  {r.get('description', '')}".rstrip()
+        )
     return 0
+
+
+def _search(index: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    import httpx
+    from rigging.errors import RiggingError, UsageError
+    from rigging.registry.errors import registry_reason, transport_reason, unrecoverable
+
+    try:
+        url = httpx.URL(f"{index}/api/v1/packages", params=params)
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"indexer URL {index!r} is not a valid URL ({exc})") from None
+    if len(str(url)) > MAX_URL_CHARS:
+        raise UsageError(
+            f"the search would need a {len(str(url)):,}-character URL (at most {MAX_URL_CHARS:,} are sent): "
+            "search for fewer words"
+        )
+    try:
+        response = httpx.get(url, timeout=httpx.Timeout(10.0, connect=3.0))
+    except httpx.HTTPError as exc:
+        base = f"{url.scheme}://{url.netloc.decode()}"
+        final = unrecoverable(url.netloc.decode(), base, exc, "indexer")
+        raise RiggingError(final or f"indexer {index} unreachable: {transport_reason(exc)}") from None
+    if response.status_code != 200:
+        _, reason = registry_reason(response.content, response.headers.get("Content-Type", ""))
+        what = "refused the search" if 400 <= response.status_code < 500 else "failed"
+        raise RiggingError(f"indexer {index} {what} (HTTP {response.status_code})" + (f": {reason}" if reason else ""))
+    try:
+        results = response.json().get("results")
+    except (ValueError, AttributeError):
+        results = None
+    if not isinstance(results, list):
+        raise RiggingError(f"indexer {index} answered with no search results: is it a Rigging indexer?")
+    return results

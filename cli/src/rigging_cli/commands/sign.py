@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ref", metavar="REF", help="REGISTRY/NS/NAME:TAG or @sha256:…")
+    parser.add_argument("ref", metavar="REF", help="REGISTRY/NS/NAME:TAG or @sha256:…, or oci:LAYOUT:TAG")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--key", metavar="cosign.key", help="sign with this cosign private key")
     mode.add_argument("--keyless", action="store_true", help="sign with a Sigstore certificate for your OIDC identity")
@@ -29,13 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rigging.registry.client import RegistryClient
-    from rigging.settings import registry_options
+    from rigging.layout_registry import client_for
     from rigging.signing.signer import registry_ref, sign_keyed, sign_keyless
 
     ref = registry_ref(args.ref)
-    options = registry_options(ref.host, args.plain_http, args.ca_file)
-    with RegistryClient(ref.host, plain_http=options.plain_http, ca_bundle=options.ca_file) as client:
+    with client_for(ref.host, plain_http=args.plain_http, ca_file=args.ca_file) as client:
         if args.keyless:
             result = sign_keyless(
                 client,

@@ -6,7 +6,11 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ref", metavar="REF", help="REGISTRY/NS/NAME:TAG or @sha256:…")
+    parser.add_argument(
+        "ref",
+        metavar="REF",
+        help="REGISTRY/NS/NAME:TAG, @sha256:… or @RANGE, oci:FOLDER:TAG, or NS/NAME (in a project: the locked version)",
+    )
     parser.add_argument("--key", action="append", default=[], metavar="cosign.pub", help="trusted public key")
     parser.add_argument("--certificate-identity", help="signer identity (email, URI) for keyless signatures")
     parser.add_argument("--certificate-identity-regexp", help="signer identity as a regular expression")
@@ -41,15 +45,15 @@ def requirements_from(args: argparse.Namespace):  # noqa: ANN201 - Requirements
 
 def run(args: argparse.Namespace) -> int:
     from rigging.errors import RiggingError
-    from rigging.registry.client import RegistryClient
-    from rigging.settings import registry_options
+    from rigging.layout_registry import client_for
     from rigging.signing.signer import registry_ref
     from rigging.signing.verifier import verify_reference
 
-    ref = registry_ref(args.ref)
+    from rigging_cli.project_args import package_ref
+
+    ref = registry_ref(str(package_ref(args, args.ref, locked=True)))
     requirements = requirements_from(args)
-    options = registry_options(ref.host, args.plain_http, args.ca_file)
-    with RegistryClient(ref.host, plain_http=options.plain_http, ca_bundle=options.ca_file) as client:
+    with client_for(ref.host, plain_http=args.plain_http, ca_file=args.ca_file) as client:
         digest, verified, problems = verify_reference(client, ref, requirements)
     if args.json:
         print(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rigging.registry.credentials import Credentials
-from rigging.registry.errors import RegistryError
+from rigging.registry.errors import RegistryError, registry_reason, transport_reason, unrecoverable
 
 if TYPE_CHECKING:
     import httpx
@@ -149,7 +149,12 @@ class Authenticator:
                 auth = (creds.username, creds.password) if creds.has_basic else None
                 response = http.get(realm, params=query, auth=auth)
         except httpx.HTTPError as exc:
-            raise RegistryError(f"token service {realm} unreachable: {type(exc).__name__}") from None
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(realm)
+            base = f"{parts.scheme}://{parts.netloc}"
+            reason = unrecoverable(parts.netloc, base, exc, "token service") or transport_reason(exc)
+            raise RegistryError(f"{self.host} sends logins to the token service {realm}: {reason}") from None
         if response.status_code in (401, 403):
             hint = f"run `rigging login {self.host}`" if not (creds.has_basic or creds.identity_token) else "check them"
             raise RegistryError(
@@ -158,8 +163,10 @@ class Authenticator:
                 code="UNAUTHORIZED",
             )
         if response.status_code != 200:
+            _, reason = registry_reason(response.content, response.headers.get("Content-Type", ""))
             raise RegistryError(
-                f"token service {realm} answered HTTP {response.status_code}", status=response.status_code
+                f"token service {realm} answered HTTP {response.status_code}" + (f": {reason}" if reason else ""),
+                status=response.status_code,
             )
         try:
             body = response.json()

@@ -1,8 +1,9 @@
 """The OCI distribution API over one httpx connection pool per registry.
 
-Requests that may be repeated are retried on connection errors, 429 and 5xx, with exponential
-backoff, full jitter and `Retry-After`; uploads restart their session as a whole, because a
-half-applied PATCH cannot be repeated.
+Requests that may be repeated are retried on broken connections (resets), 429 and 5xx, with
+exponential backoff, full jitter and `Retry-After`; uploads restart their session as a whole,
+because a half-applied PATCH cannot be repeated. A refused connection, an unknown host or a
+timeout fails at once, as docker's does: no retry would mend it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from rigging.errors import IntegrityError
 from rigging.reference import is_loopback_host
 from rigging.registry.auth import Authenticator, Scope
 from rigging.registry.credentials import Credentials, lookup
-from rigging.registry.errors import RegistryError, TransientError, describe
+from rigging.registry.errors import (
+    RegistryError,
+    TransientError,
+    causes,
+    describe,
+    registry_reason,
+    transport_reason,
+    unrecoverable,
+)
 
 MANIFEST_ACCEPT = ", ".join(
     [
@@ -73,19 +82,10 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _tls_chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
 def _is_tls_failure(exc: BaseException) -> bool:
     import ssl
 
-    return any(isinstance(e, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in _tls_chain(exc))
+    return any(isinstance(e, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in causes(exc))
 
 
 # OpenSSL's verify codes for the failures that each have their own fix
@@ -97,7 +97,7 @@ def _tls_message(host: str, exc: BaseException) -> str:
     """One line saying what failed in the TLS handshake with `host` and how to fix it."""
     import ssl
 
-    for e in _tls_chain(exc):
+    for e in causes(exc):
         if isinstance(e, ssl.SSLCertVerificationError):
             reason = (e.verify_message or e.reason or "verification failed").rstrip(".")
             if e.verify_code in _NAME_MISMATCH:
@@ -136,9 +136,8 @@ def _error(response: httpx.Response, host: str, repository: str, reference: str 
             status=400,
         )
     code, detail = None, ""
-    with contextlib.suppress(ValueError, KeyError, TypeError, IndexError, httpx.ResponseNotRead):
-        first = response.json()["errors"][0]
-        code, detail = first.get("code"), first.get("message", "")
+    with contextlib.suppress(httpx.ResponseNotRead):
+        code, detail = registry_reason(response.content, response.headers.get("Content-Type", ""))
     message = describe(code, response.status_code, host, repository, reference, detail)
     cls = TransientError if response.status_code in _RETRY_STATUSES else RegistryError
     return cls(f"{host}: {message}", status=response.status_code, code=code)
@@ -253,9 +252,13 @@ class RegistryClient:
             except httpx.TransportError as exc:
                 if _is_tls_failure(exc):
                     raise RegistryError(_tls_message(self.host, exc)) from None
+                final = unrecoverable(self.host, self.base, exc)
+                if final is not None:  # as docker does: asking again cannot help, so say so at once
+                    raise RegistryError(final) from None
                 if attempt + 1 >= attempts:
                     raise TransientError(
-                        f"{self.host}: {type(exc).__name__} after {attempts} attempt(s); is the registry reachable?"
+                        f"{self.host}: the connection broke {attempts} times ({transport_reason(exc)}); "
+                        "the registry or a proxy in between is failing, try again later"
                     ) from None
                 time.sleep(self.retry.delay(attempt, None))
                 continue
@@ -440,17 +443,15 @@ class RegistryClient:
         self, repository: str, digest: str, size: int, target: Path, progress: Progress | None = None
     ) -> None:
         """Stream a blob to `target`, hashing and counting; on any mismatch nothing is left behind."""
+        from rigging.cache import PartialFile, sweep_partials
+
         target.parent.mkdir(parents=True, exist_ok=True)
+        sweep_partials(target.parent)  # what a killed download left here
 
         def attempt() -> None:
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.{random.randrange(1 << 30)}.part")  # noqa: S311
-            try:
-                with tmp.open("wb") as out:
-                    self._stream_blob(repository, digest, size, out.write, progress)
-                os.replace(tmp, target)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+            with PartialFile(target) as part:
+                self._stream_blob(repository, digest, size, part.write, progress)
+                part.commit()
 
         self.with_retries(attempt)
 

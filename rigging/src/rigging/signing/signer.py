@@ -20,11 +20,19 @@ from rigging.signing.store import push_bundle, push_legacy
 
 
 def registry_ref(text: str) -> RegistryRef:
+    """The manifest to sign or verify. A layout `oci:DIR/NS/NAME:TAG` becomes repository NAME of
+    the store `oci:DIR/NS` (open it with `rigging.layout_registry.client_for`), so signatures go
+    into the layout itself, as into a registry repository."""
+    from rigging.reference import LayoutRef
+
     ref = parse_ref(text)
-    if not isinstance(ref, RegistryRef):
-        raise UsageError(f"{text}: signatures live in a registry; give REGISTRY/NS/NAME:TAG or @sha256:…")
     if ref.reference is None:
-        raise UsageError(f"{text}: name the version to sign, e.g. {text}:1.0.0")
+        raise UsageError(f"{text}: name the version, e.g. {text}:1.0.0 or {text}@sha256:…")
+    if isinstance(ref, LayoutRef):
+        folder = Path(ref.path)
+        if not folder.name or folder.name in (".", ".."):
+            raise UsageError(f"{text}: give the package's layout folder, e.g. oci:./packages/acme/x:1.0.0")
+        return RegistryRef(f"oci:{folder.parent}", folder.name, ref.tag, ref.digest)
     return ref
 
 

@@ -44,10 +44,8 @@ def upgrade() -> None:
             "CREATE VIRTUAL TABLE document_text USING fts5(name, keywords, description, readme, "
             "tokenize = 'unicode61 remove_diacritics 2')"
         )
-    # The documents are derived data: rebuilt from the versions already indexed.
-    from rigging_indexer.store import refresh_latest_on
-
-    refresh_latest_on(bind, None)
+    # The documents are derived data, rebuilt from the versions already indexed by 0003: the
+    # rebuild writes columns 0003 adds, so it cannot run before them.
 
 
 def downgrade() -> None:
