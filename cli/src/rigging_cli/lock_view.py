@@ -17,7 +17,7 @@ def load(args: argparse.Namespace):  # noqa: ANN201 - (root, Lock)
     root = project_root(args)
     lock = read_settled(root)
     if lock is None:
-        raise RiggingError(f"{root}: no rigging.lock; run `rigging install` first")
+        raise RiggingError(f"{root.resolve()}: no rigging.lock; run `rigging install` first")
     return root, lock
 
 
