@@ -11,6 +11,7 @@ Rigging package is skipped quietly.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -36,6 +37,7 @@ from rigging import mediatypes as mt
 from rigging_indexer import jobs, store
 from rigging_indexer.models import Source
 
+log = logging.getLogger("rigging_indexer.crawler")
 SIGNATURE_TAG_SUFFIX = ".sig"
 USER_AGENT = "rigging-indexer/0.1"  # registry events from our own reads are not downloads
 
@@ -245,6 +247,8 @@ class Crawler:
         if config is None:
             config = client.fetch_blob(path, package.config.digest, package.config.size)
         item = _indexed(package, actual, config, layer or content, set(tags))
+        if (claimed := _identity_problem(item.name, path)) is not None:
+            raise IdentityMismatch(f"{where}:{tag}: {claimed}")
         if actual.replace(":", "-") not in tags and self._has_referrers_api(client, path, actual):
             referrers = client.referrers_api(path, actual) or []
             if any(r.get("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json" for r in referrers):
@@ -264,7 +268,12 @@ class Crawler:
         kind, where, _ = parse_source(url)
         client = self.client(kind, where)
         tags = set(client.tags(path))
-        item, _ = self._read_registry_package(client, f"{where}/{path}", path, tag or digest, digest, tags)
+        try:
+            item, _ = self._read_registry_package(client, f"{where}/{path}", path, tag or digest, digest, tags)
+        except IdentityMismatch as exc:  # a crawl problem for admins, never a package in search
+            log.warning("not indexed: %s", exc)
+            self._count(error=str(exc))
+            return False
         with self.sessions() as session:
             repo_id = store.repository_id(session, store.source_id(session, url), path)
             gone = set(store.known_tags(session, repo_id)) - tags
@@ -301,6 +310,28 @@ def _crawl_process(database: str, options: dict[str, Any]) -> CrawlStats:
     finally:
         crawler.close()
         engine.dispose()
+
+
+class IdentityMismatch(RiggingError):
+    """A version whose config names another package than the repository it lives in."""
+
+
+def _identity_problem(name: str, path: str) -> str | None:
+    """Why a version claiming `name` is not the package at repository `path`, or None.
+
+    A package is the one its repository names (the last two parts of the path, after any prefix
+    the registry has), never what its config claims: anyone can push any config with any OCI client.
+    A single layout folder given as a source has no such path and is taken as its admin named it."""
+    parts = [part for part in path.split("/") if part]
+    if len(parts) < 2:
+        return None
+    where = "/".join(parts[-2:])
+    if name == where:
+        return None
+    return (
+        f"its config names the package {name!r}, but it lives in the repository {path!r}, which is "
+        f"{where!r}; it is not indexed (a package is the one its repository names)"
+    )
 
 
 def _write_repository(
