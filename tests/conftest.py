@@ -128,3 +128,17 @@ def keys(tmp_path, signing_env) -> tuple[Path, Path]:
         assert result.returncode == 0, result.stderr
     assert (tmp_path / "good" / "cosign.key").stat().st_mode & 0o777 == 0o600, "a private key is private"
     return tmp_path / "good", tmp_path / "other"
+
+
+@pytest.fixture
+def env(tmp_path):
+    """A CLI environment of the test's own: an empty blob cache and docker config."""
+    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+
+
+@pytest.fixture
+def umask_022():
+    """Files are written 0755/0644 less the umask, as git does: fix the umask so modes are exact."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)

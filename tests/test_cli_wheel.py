@@ -42,14 +42,25 @@ def wheels(tmp_path_factory) -> Path:
     if uv is None:
         pytest.fail("uv is required to build wheels (the README's set-up installs it)")
     out = tmp_path_factory.mktemp("wheels")
-    for package in ("rigging-cli", "rigging-core"):
-        subprocess.run(
-            [uv, "build", "--quiet", "--wheel", "--package", package, "-o", str(out)],
+    for package in ("rigging-cli", "rigging-core", "rigging-indexer", "rigging-portal"):
+        # as users and PyPI build: the sdist, then the wheel from the unpacked sdist (a file reached
+        # through a link out of the package folder is missing there, though a direct wheel has it)
+        built = subprocess.run(
+            [uv, "build", "--quiet", "--package", package, "-o", str(out)],
             cwd=REPO_ROOT,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        assert built.returncode == 0, f"{package}: {built.stderr}"
     return out
+
+
+def test_every_wheel_built_from_its_sdist_holds_the_schemas(wheels):
+    core = next(wheels.glob("rigging_core-*.whl"))
+    assert len(list(wheels.glob("*.tar.gz"))) == 4, "one sdist per distribution"
+    with zipfile.ZipFile(core) as zf:
+        for schema in ("rigging.schema.json", "project.schema.json"):
+            assert json.loads(zf.read(f"rigging/schema/{schema}"))["$schema"], schema
 
 
 def test_cli_wheel_requires_no_server_library(wheels):

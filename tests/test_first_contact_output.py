@@ -22,11 +22,6 @@ from tests.support.fault_proxy import FaultProxy
 from tests.support.services import unavailable
 
 
-@pytest.fixture
-def env(tmp_path):
-    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
-
-
 def _package(root: Path, name: str, version: str, *, docs: dict[str, str] | None = None, deps=None) -> Path:
     folder = write_package(root / f"{name.replace('/', '_')}-{version}", name, version, deps)
     for path, text in (docs or {}).items():

@@ -5,9 +5,8 @@ own, or unknown for want of a lock), against the real registry, through the CLI.
 from __future__ import annotations
 
 import json
-import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,14 @@ from tests.catalog_publish import unique_namespace
 from tests.conftest import run_cli
 from tests.test_install import snapshot
 
+pytestmark = pytest.mark.usefixtures("umask_022")
+
 TARGETS = ["windsurf", "cursor", "claude", "agents"]
 HOUSE_NOTES = "# Our agents\n\nHouse rules stay here.\n"
 SKILL = (
     "---\nname: lint\ndescription: Lint the change before a commit. Use when asked to lint.\n---\n\n# Lint\n\n{body}\n"
 )
 RULE = "---\ntrigger: {trigger}\ndescription: {description}\n---\n\n{body}\n"
-
-
-@pytest.fixture(autouse=True)
-def _umask_022() -> Iterator[None]:
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
 
 
 def _kit(root: Path, name: str, version: str, body: str, more: bool = False) -> Path:

@@ -255,11 +255,6 @@ CASES: dict[str, Case] = {
 SKILL = "---\nname: {name}\ndescription: {name} things. Use when asked about {name}.\n---\n\n# {name}\n"
 
 
-@pytest.fixture
-def env(tmp_path):
-    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
-
-
 def _write(root: Path, files: dict[str, str]) -> None:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

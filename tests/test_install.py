@@ -21,11 +21,6 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def env(tmp_path):
-    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
-
-
-@pytest.fixture
 def ns():
     return unique_namespace("i")
 

@@ -33,11 +33,6 @@ def _rule(body: str, trigger: str = "always_on") -> str:
 
 
 @pytest.fixture
-def env(tmp_path):
-    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
-
-
-@pytest.fixture
 def published(tmp_path, registry):
     """acme-like package `NS/pkg` 1.0.0 (and 1.1.0, which changes, adds and drops files)."""
     from rigging.transfer import publish

@@ -5,12 +5,10 @@ kept, collisions refused, and a rename in rigging.json."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +17,9 @@ from tests.catalog_publish import RULE, unique_namespace
 from tests.conftest import run_cli
 from tests.test_skills_package import _files, _make_package, _pack
 
+pytestmark = pytest.mark.usefixtures("umask_022")
+
 AGENTSKILLS = Path(sys.executable).parent / "agentskills"
-
-
-@pytest.fixture(autouse=True)
-def _umask_022() -> Iterator[None]:
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
 
 
 def _publish(source: Path, host: str, name: str, env) -> None:

@@ -52,11 +52,6 @@ def _front(text: str) -> tuple[dict, str]:
     return yaml.safe_load(head) or {}, body
 
 
-@pytest.fixture
-def env(tmp_path):
-    return {"RIGGING_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
-
-
 def _publish(tmp_path, host, name, rules, workflows=None, targets=None, version="1.0.0"):
     from rigging.transfer import publish
 

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,8 @@ from rigging.schema import manifest_schema
 from rigging import mediatypes as mt
 from tests.catalog_publish import unique_namespace
 from tests.conftest import RIGGING, run_cli
+
+pytestmark = pytest.mark.usefixtures("umask_022")
 
 PDF_SKILL = """\
 ---
@@ -63,14 +64,6 @@ Read `references/guide.md` first, then go through the diff file by file.
 """
 
 GUIDE = "# Review guide\n\n1. Tests first.\n2. Names say what they hold.\n"
-
-
-@pytest.fixture(autouse=True)
-def _umask_022() -> Iterator[None]:
-    """Pull writes files 0755/0644 less the umask, as git does: fix the umask so modes are exact."""
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
 
 
 def _make_package(root: Path, name: str) -> Path:

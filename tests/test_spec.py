@@ -1,4 +1,5 @@
-"""oci-media-types/ is the one source of truth: the schema the code uses, and a real example."""
+"""oci-media-types/ and the code agree: one schema per file (shipped in the package, linked from the spec), and
+a real example."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from tests.conftest import REPO_ROOT
 SPEC = REPO_ROOT / "oci-media-types"
 
 
-def test_packaged_schema_is_a_link_to_the_spec_not_a_copy():
-    link = REPO_ROOT / "rigging/src/rigging/schema/rigging.schema.json"
-    assert link.is_symlink()
-    assert link.resolve() == (SPEC / "schema/rigging.schema.json").resolve()
+def test_the_spec_folder_links_to_the_schemas_the_package_ships():
+    """One copy of each schema: a real file in the package (so an sdist carries it, see
+    test_cli_wheel) that oci-media-types/schema/ links to."""
+    for name in ("rigging.schema.json", "project.schema.json"):
+        shipped = REPO_ROOT / "rigging/src/rigging/schema" / name
+        link = SPEC / "schema" / name
+        assert shipped.is_file() and not shipped.is_symlink(), name
+        assert link.is_symlink() and link.resolve() == shipped.resolve(), name
     assert manifest_schema() == json.loads((SPEC / "schema/rigging.schema.json").read_text())
 
 

@@ -1,4 +1,5 @@
-"""The rigging.json JSON Schemas, shipped in this package from oci-media-types/ (one source):
+"""The rigging.json JSON Schemas, real files in this package (oci-media-types/schema/ links here, so
+an sdist carries them):
 a package's (rigging.schema.json) and a project's (project.schema.json, which refers to the first
 for the keys a folder that is also a package holds)."""
 
