@@ -34,12 +34,14 @@ class Settings:
         webhook_secret: str | None = None,
         ca_file: str | None = None,
         cache_entries: int = 10_000,
+        auth: Any = None,
     ) -> None:
         self.sessions = sessions
         self.sources = sources or []
         self.webhook_secret = webhook_secret
         self.ca_file = ca_file
         self.cache_entries = cache_entries  # 0 turns the search result cache off
+        self.auth = auth  # sign-in, tokens and the registry token service (rigging_indexer.auth)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -55,6 +57,9 @@ def create_app(settings: Settings) -> FastAPI:
     engine = settings.sessions.kw["bind"]
     cache = ResultCache(generation_reader(engine), entries=settings.cache_entries)
     app.state.search_cache = cache
+    from rigging_indexer import auth
+
+    auth.install(app, settings)
 
     def session() -> Any:
         with settings.sessions() as s:

@@ -19,6 +19,10 @@ class Source(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(500), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Configuration may say this source mirrors another: its packages are then the other's packages.
+    mirror_of: Mapped[int | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="SET NULL", name="fk_sources_mirror_of"), nullable=True
+    )
 
 
 class Repository(Base):
@@ -30,9 +34,16 @@ class Repository(Base):
 
 
 class Package(Base):
+    """A package is where it lives: the source (or the source it mirrors) and the repository's
+    `namespace/name`, never the name a config claims (DESIGN §7)."""
+
     __tablename__ = "packages"
+    __table_args__ = (UniqueConstraint("source_id", "name", name="uq_packages_source_name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE", name="fk_packages_source_id"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(128), index=True)
     namespace: Mapped[str] = mapped_column(String(128), index=True)
     latest_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -116,3 +127,91 @@ class CrawlJob(Base):
     worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# -- accounts (DESIGN §10) ------------------------------------------------------------------------
+
+ROLES = ("owner", "maintainer", "reader", "reviewer")  # maintainer and owner may publish
+PUBLISH_ROLES = frozenset({"owner", "maintainer"})
+
+
+class User(Base):
+    """Someone who signed in through an identity provider: (issuer, subject) is who they are."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    username: Mapped[str] = mapped_column(String(64), unique=True)  # what `docker login` and URLs use
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)  # sees crawl problems, all namespaces
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("organisation_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # one of ROLES
+
+
+class Namespace(Base):
+    """A claimed namespace, owned by a user or an organisation. Namespaces nobody claimed stay
+    public and read-only to the token service (crawled registries have plenty of them)."""
+
+    __tablename__ = "namespaces"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True
+    )
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AccessToken(Base):
+    """A personal or CI token: shown once, kept only as its SHA-256. A CI token from trusted
+    publishing belongs to its publisher (and so to one namespace), not to a user."""
+
+    __tablename__ = "access_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True)
+    publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trusted_publishers.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16), default="personal")  # personal | ci
+    hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the whole token
+    hint: Mapped[str] = mapped_column(String(16))  # the first characters, for lists ("rig_AbCd…")
+    scopes: Mapped[list] = mapped_column(JSON, default=list)  # "read", "publish"
+    namespaces: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None: every namespace of the user
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TrustedPublisher(Base):
+    """A CI workload allowed to exchange its OIDC token for a short publish token in a namespace
+    (PyPI's trusted publishing): tokens from `issuer` whose claims include all of `claims`."""
+
+    __tablename__ = "trusted_publishers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    claims: Mapped[dict] = mapped_column(JSON, default=dict)  # e.g. {"repository": "acme/skills"}
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
