@@ -29,7 +29,10 @@ def upgrade() -> None:
         batch.create_foreign_key("fk_sources_mirror_of", "sources", ["mirror_of"], ["id"], ondelete="SET NULL")
     op.add_column("packages", sa.Column("source_id", sa.Integer, nullable=True))
     _drop_impostors(bind)
-    _split_by_source(bind)
+    op.execute(  # each package first belongs to the first source holding a version of it
+        "UPDATE packages SET source_id = (SELECT MIN(r.source_id) FROM versions v "
+        "JOIN repositories r ON r.id = v.repository_id WHERE v.package_id = packages.id)"
+    )
     op.execute("DELETE FROM packages WHERE source_id IS NULL")  # no version left anywhere
     if bind.dialect.name == "postgresql":
         op.execute("ALTER TABLE packages DROP CONSTRAINT IF EXISTS packages_name_key")
@@ -41,6 +44,7 @@ def upgrade() -> None:
     else:  # SQLite cannot drop a column's UNIQUE: the table is rebuilt from the model (env.py turns FKs off)
         with op.batch_alter_table("packages", copy_from=Package.__table__, recreate="always"):
             pass
+    _split_by_source(bind)
     from rigging_indexer.store import refresh_latest_on
 
     refresh_latest_on(bind, None)
@@ -67,18 +71,14 @@ def _drop_impostors(bind: sa.Connection) -> None:
 
 
 def _split_by_source(bind: sa.Connection) -> None:
+    """Versions from a source other than their package's get a package of that source."""
     pairs = bind.execute(
         sa.text(
             "SELECT DISTINCT v.package_id, r.source_id FROM versions v JOIN repositories r ON r.id = v.repository_id "
-            "ORDER BY v.package_id, r.source_id"
+            "JOIN packages p ON p.id = v.package_id WHERE r.source_id <> p.source_id ORDER BY v.package_id, r.source_id"
         )
     ).all()
-    seen: set[int] = set()
     for package_id, source_id in pairs:
-        if package_id not in seen:
-            seen.add(package_id)
-            bind.execute(sa.text("UPDATE packages SET source_id = :s WHERE id = :p"), {"s": source_id, "p": package_id})
-            continue
         name, namespace = bind.execute(
             sa.text("SELECT name, namespace FROM packages WHERE id = :p"), {"p": package_id}
         ).one()
