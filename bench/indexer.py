@@ -246,9 +246,10 @@ end
 function init(args)
   i = offset
 end
+local headers = {%s}
 function request()
   i = i + 1
-  return wrk.format("GET", paths[(i %% #paths) + 1])
+  return wrk.format("GET", paths[(i %% #paths) + 1], headers)
 end
 function done(summary, latency, requests)
   io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests, latency:percentile(50),
@@ -280,7 +281,7 @@ def query_mix(count: int, distinct: int) -> tuple[list[str], int]:
     return [f"/api/v1/packages?{urlencode(pool[i])}" for i in drawn], len(set(drawn))
 
 
-def _wrk(base: str, clients: int, seconds: int, paths: list[str]) -> dict:
+def _wrk(base: str, clients: int, seconds: int, paths: list[str], headers: dict[str, str] | None = None) -> dict:
     """One wrk run (C, closed loop: each of `clients` connections sends its next request when
     the last one answers) over `paths` in turn. Its percentiles are wrk 4's own, which wrk
     corrects after the run for coordinated omission (synthetic samples for every response slower
@@ -288,7 +289,8 @@ def _wrk(base: str, clients: int, seconds: int, paths: list[str]) -> dict:
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(WRK_SCRIPT % ",".join(json.dumps(p) for p in paths))
+        lua_headers = ",".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
+        script.write(WRK_SCRIPT % (",".join(json.dumps(p) for p in paths), lua_headers))
         script.flush()
         before = _children_cpu()
         out = subprocess.run(
@@ -457,6 +459,106 @@ def load(
         server.wait()
 
 
+PRIVATE_NAMESPACES = 10  # of the 50 bulk namespaces fill_search_index makes
+
+
+def _member_token(database: str) -> str:
+    """A user owning the namespaces that visibility runs make private, with a read token."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from rigging_indexer.access import hash_token
+    from rigging_indexer.db import make_engine, sessions
+    from rigging_indexer.models import AccessToken, Namespace, User
+
+    token = "rig_" + secrets.token_urlsafe(32)
+    engine = make_engine(database)
+    with sessions(engine)() as session:
+        user = User(issuer="https://bench.invalid", subject="bench", username="bench")
+        session.add(user)
+        session.flush()
+        for n in range(PRIVATE_NAMESPACES):
+            session.add(Namespace(name=f"bulk{n}", owner_user_id=user.id, private=False))
+        session.add(
+            AccessToken(
+                user_id=user.id,
+                name="bench",
+                hash=hash_token(token),
+                hint=token[:8],
+                scopes=["read"],
+                expires=datetime.now(UTC) + timedelta(days=1),
+            )
+        )
+        session.commit()
+    engine.dispose()
+    return token
+
+
+def _set_private(database: str, private: bool) -> None:
+    from rigging_indexer.db import make_engine
+    from sqlalchemy import text
+
+    engine = make_engine(database)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE namespaces SET private = :p"), {"p": private})
+    engine.dispose()
+
+
+def visibility_runs(database: str, clients: int, seconds: int, workers: int, paths: list[str], rounds: int) -> dict:
+    """Search without the result cache (every request a database query), side by side and
+    interleaved over `rounds` rounds: with no private namespace; with 10 of the 50 namespaces
+    private, asked anonymously; and asked by their owner's token (the filter then also admits
+    them). The median P95 of each kind is compared with the first's."""
+    import shutil
+
+    from tests.support.services import free_port, wait_http
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/indexer.py: wrk is missing; install it (apt-get install -y wrk)")
+    token = _member_token(database)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "rigging-indexer"),
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            database,
+            "--workers",
+            str(workers),
+            "--cache-entries",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    kinds: dict[str, list[dict]] = {"none_private": [], "anonymous": [], "member": []}
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", timeout=60, ok_statuses=(200,))
+        _wrk(base, clients, max(2, seconds // 3), paths)  # warm the database's caches, not measured
+        for _ in range(rounds):
+            _set_private(database, False)
+            kinds["none_private"].append(_wrk(base, clients, seconds, paths))
+            _set_private(database, True)
+            kinds["anonymous"].append(_wrk(base, clients, seconds, paths))
+            kinds["member"].append(_wrk(base, clients, seconds, paths, {"Authorization": f"Bearer {token}"}))
+    finally:
+        server.terminate()
+        server.wait()
+    out = {}
+    for kind, runs in kinds.items():
+        p95s = sorted(run["p95_ms"] for run in runs)
+        out[kind] = {
+            "p95_ms": p95s[len(p95s) // 2],
+            "p95_runs_ms": p95s,
+            "requests_per_s": sorted(r["requests_per_s"] for r in runs)[len(runs) // 2],
+            "errors": sum(r["errors"] for r in runs),
+        }
+    return out
+
+
 def build_report(results: dict[str, Any], args: argparse.Namespace) -> Report:
     report = Report(f"indexer: {args.packages} packages x {args.versions} versions; search at {args.search_versions}")
     if "crawl" in results:
@@ -511,6 +613,27 @@ def build_report(results: dict[str, Any], args: argparse.Namespace) -> Report:
             note=note if run["loop"] == "open" else f"the goal's own comparison; {note}",
         )
         report.figure(f"(c) search P99, {kind}, {how}", run["p99_ms"], "ms")
+    visibility = results.get("search_visibility")
+    if visibility:
+        base = visibility["none_private"]
+        how = f"no cache, closed loop, {args.clients} conns, median of {args.visibility_rounds} interleaved runs"
+        report.figure(
+            f"(d) search P95, no private namespace, {how}",
+            base["p95_ms"],
+            "ms",
+            note=f"{base['requests_per_s']:.0f} req/s, {base['errors']} errors; runs {base['p95_runs_ms']}",
+        )
+        for kind, who in (("anonymous", "anonymous"), ("member", "their owner's token")):
+            run = visibility[kind]
+            report.goal(
+                f"(d) search P95 with {PRIVATE_NAMESPACES} of 50 namespaces private, asked by {who}, vs none private",
+                run["p95_ms"] / base["p95_ms"],
+                "x",
+                "<=",
+                1.10,
+                note=f"{run['p95_ms']:.1f} ms vs {base['p95_ms']:.1f} ms; {run['requests_per_s']:.0f} req/s, "
+                f"{run['errors']} errors; runs {run['p95_runs_ms']}",
+            )
     return report
 
 
@@ -537,6 +660,9 @@ def main() -> int:
         type=float,
         default=0.6,
         help="open-loop rate as a share of the closed loop's throughput (0 skips the open loop)",
+    )
+    parser.add_argument(
+        "--visibility-rounds", type=int, default=3, help="interleaved rounds of the visibility comparison (0 skips)"
     )
     parser.add_argument("--skip-crawl", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
@@ -600,6 +726,10 @@ def main() -> int:
                     database, args.clients, args.seconds, args.workers, cache_entries, paths, args.open_fraction
                 ).items():
                     results[f"search_{label}"] = run
+            if args.visibility_rounds > 0:
+                results["search_visibility"] = visibility_runs(
+                    database, args.clients, args.seconds, args.workers, paths, args.visibility_rounds
+                )
     report = build_report(results, args)
     if args.json:
         print(json.dumps({**results, "goals": report.as_dict()}, indent=2))

@@ -7,6 +7,7 @@ import json
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +101,9 @@ def test_install_takes_version_lists_from_the_index_and_falls_back(indexed, cli,
     registry, index, server, env = indexed
     counted: list[tuple[str, str]] = []
     proxy = FaultProxy(registry.host, lambda i, method, path: counted.append((method, path)) or None).start()
+    # The CLI asks the index for the versions in the registry it names (the proxy); the index knows
+    # the proxy as another name of the crawled registry only if configured so, as --mirror does.
+    _configure_mirrors(tmp_path / "index.db", {f"http://{proxy.host}": f"http://{registry.host}"})
     try:
         for n, index_url in enumerate([index, None]):
             project = tmp_path / f"project{n}"
@@ -150,6 +154,19 @@ def test_install_takes_version_lists_from_the_index_and_falls_back(indexed, cli,
         assert "## idx/style 1.2.0" in agents and "## idx/base 1.0.0" in agents
     finally:
         proxy.stop()
+
+
+def _configure_mirrors(database: Path, mirrors: dict[str, str]) -> None:
+    from rigging_indexer import store
+    from rigging_indexer.db import make_engine, sessions
+
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with sessions(engine)() as s:
+            store.configure_mirrors(s, mirrors)
+            s.commit()
+    finally:
+        engine.dispose()
 
 
 def test_cached_search_sees_another_process_write_at_once(own_registry, tmp_path):

@@ -4,51 +4,18 @@ from __future__ import annotations
 
 import pytest
 from rigging_indexer import store
-from rigging_indexer.models import Package, Version
+from rigging_indexer.models import Version
 from rigging_indexer.search import search
 from sqlalchemy import select
 
 from tests.support.index_db import fresh_index
+from tests.support.index_db import index_version as add
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def index(request, tmp_path):
     with fresh_index(request.param, tmp_path) as (_, sessions):  # a missing server is `unavailable`
         yield sessions
-
-
-def add(
-    sessions, name, version="1.0.0", *, description="", keywords=(), readme="", signed=False, downloads=0, targets=()
-):
-    digest = "sha256:" + f"{abs(hash((name, version))):064x}"[-64:]
-    with sessions() as s:
-        repo = store.repository(s, store.source(s, "http://registry.test"), name)
-        row = store.upsert_version(
-            s,
-            repo,
-            store.IndexedVersion(
-                name=name,
-                version=version,
-                manifest_digest=digest,
-                content_digest=digest.replace("sha256:", "sha256:c")[:71],
-                content_size=1,
-                config={
-                    "name": name,
-                    "version": version,
-                    "description": description,
-                    "keywords": list(keywords),
-                    "targets": list(targets),
-                },
-                readme=readme,
-                signed_by=["bundle"] if signed else [],
-            ),
-        )
-        store.set_tag(s, repo, version, digest)
-        package = s.get(Package, row.package_id)
-        package.downloads = downloads
-        store.refresh_latest(s, {row.package_id})
-        s.commit()
-        return digest
 
 
 def names(hits):
@@ -139,7 +106,12 @@ def test_an_index_made_before_search_documents_upgrades_with_its_search(dialect,
         with engine.begin() as c:  # rows as the 0001 code wrote them
             c.execute(text("INSERT INTO sources (id, url) VALUES (1, 'http://old.test')"))
             c.execute(text("INSERT INTO repositories (id, source_id, path) VALUES (1, 1, 'old/pkg')"))
-            c.execute(text("INSERT INTO packages (id, name, namespace, downloads) VALUES (1, 'old/pkg', 'old', 3)"))
+            c.execute(
+                text(
+                    "INSERT INTO packages (id, source_id, name, namespace, downloads) "
+                    "VALUES (1, 1, 'old/pkg', 'old', 3)"
+                )
+            )
             for vid, version in ((1, "1.0.0"), (2, "1.1.0")):
                 c.execute(
                     text(

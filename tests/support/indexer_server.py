@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 INDEXER = Path(sys.executable).parent / "rigging-indexer"
@@ -18,6 +20,7 @@ def start_indexer(
     workers: int | None = None,
     crawl_interval: float | None = None,
     output: int | None = subprocess.DEVNULL,
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen:
     """The server on 127.0.0.1:`port` (the caller waits for /healthz and stops it). With a
     source it crawls on start and every `crawl_interval` seconds (0: never, webhooks only)."""
@@ -30,4 +33,39 @@ def start_indexer(
         command += ["--webhook-secret", webhook_secret]
     if workers is not None:
         command += ["--workers", str(workers)]
+    command += list(extra)  # more flags: several --source, --mirror
     return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT if output is not None else None)
+
+
+def api_get(url: str, token: str | None = None) -> tuple[int, object]:
+    """(status, JSON body or text) of a GET, errors included, as a bearer of `token` (or nobody)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback test server
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body.decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def serving(database: str, *flags: str) -> Iterator[str]:
+    """A server that never crawls (the test has filled the index), with more flags (--source …);
+    its base URL once /healthz answers, stopped afterwards."""
+    from tests.support.services import free_port, wait_http
+
+    port = free_port()
+    server = start_indexer(port, database, crawl_interval=0, extra=flags)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, ok_statuses=(200,))
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

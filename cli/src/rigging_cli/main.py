@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("graph", "dependency graph as text, JSON, Graphviz DOT or Mermaid"),
     "outdated": ("outdated", "show packages with newer versions"),
     "search": ("search", "search packages through an indexer"),
+    "whoami": ("whoami", "show who an indexer takes you for, and your namespaces"),
     "generate-key-pair": ("keypair", "write cosign.key and cosign.pub (cosign-compatible)"),
     "sign": ("sign", "sign a published package (cosign bundle or legacy .sig)"),
     "verify": ("verify", "check a package's signatures and say who signed"),

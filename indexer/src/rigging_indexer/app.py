@@ -1,5 +1,10 @@
 """The indexer's HTTP API (`/api/v1`, OpenAPI at /api/v1/openapi.json), the registry webhook,
-/stats, /healthz and Prometheus /metrics."""
+/stats, /healthz and Prometheus /metrics.
+
+Every reading route asks `request_viewer` who is asking and hands the viewer to the store, whose
+queries apply visibility (store.visible); routes never filter on their own. A package the viewer
+may not see answers 404 with the very body of a package that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rigging import __version__ as core_version
 from rigging_indexer import jobs, store
+from rigging_indexer.access import Viewer
+from rigging_indexer.auth import request_viewer
 from rigging_indexer.crawler import USER_AGENT, Crawler, parse_source
 from rigging_indexer.db import generation_reader
-from rigging_indexer.models import CrawlJob, Dependency, Package, Repository, Source, Version
+from rigging_indexer.models import CrawlJob, Package, Version
 from rigging_indexer.result_cache import ResultCache
 from rigging_indexer.search import MAX_FILTER_CHARS, MAX_QUERY_CHARS, search
 
@@ -35,9 +42,11 @@ class Settings:
         ca_file: str | None = None,
         cache_entries: int = 10_000,
         auth: Any = None,
+        mirrors: dict[str, str] | None = None,
     ) -> None:
         self.sessions = sessions
-        self.sources = sources or []
+        self.sources = sources or []  # in order: of same-named packages, the first source's is shown
+        self.mirrors = mirrors or {}  # mirror source URL -> the source URL it mirrors
         self.webhook_secret = webhook_secret
         self.ca_file = ca_file
         self.cache_entries = cache_entries  # 0 turns the search result cache off
@@ -57,6 +66,9 @@ def create_app(settings: Settings) -> FastAPI:
     engine = settings.sessions.kw["bind"]
     cache = ResultCache(generation_reader(engine), entries=settings.cache_entries)
     app.state.search_cache = cache
+    with settings.sessions() as s:
+        store.configure_mirrors(s, settings.mirrors)
+        s.commit()
     from rigging_indexer import auth
 
     auth.install(app, settings)
@@ -79,63 +91,88 @@ def create_app(settings: Settings) -> FastAPI:
         target: str | None = Query(None, max_length=MAX_FILTER_CHARS),
         limit: int = Query(20, ge=1, le=100),
         offset: int = Query(0, ge=0),
+        viewer: Viewer = Depends(request_viewer),
     ) -> Response:
-        key = (q, namespace, keyword, signed, target, limit, offset)
+        # What the viewer may see is part of the key: one viewer's results never serve another
+        # who may see less. (Changes to namespaces bump the generation: migration 0005's trigger.)
+        sees = ("*",) if viewer.admin else tuple(sorted(viewer.readable))
+        key = (q, namespace, keyword, signed, target, limit, offset, sees)
         generation, body = cache.get(key)
         if body is None:
-            body = await _computed(generation, key)
+            body = await _computed(generation, key, viewer)
         return Response(body, media_type="application/json")
 
     computing: dict[tuple, asyncio.Future[bytes]] = {}  # (generation, query) -> its database query
 
-    async def _computed(generation: int | None, key: tuple) -> bytes:
+    async def _computed(generation: int | None, key: tuple, viewer: Viewer) -> bytes:
         """One database query per (generation, query) however many clients ask at once: a popular
         query missing the cache would otherwise be computed by every request that arrives meanwhile."""
         flight = (generation, key)
         future = computing.get(flight)
         if future is None:  # the database work runs off the event loop
-            future = computing[flight] = asyncio.ensure_future(run_in_threadpool(_search_body, key))
+            future = computing[flight] = asyncio.ensure_future(run_in_threadpool(_search_body, key, viewer))
             future.add_done_callback(lambda _: computing.pop(flight, None))
             body = await asyncio.shield(future)
             cache.put(key, generation, body)
             return body
         return await asyncio.shield(future)
 
-    def _search_body(key: tuple) -> bytes:
-        q, namespace, keyword, signed, target, limit, offset = key
+    def _search_body(key: tuple, viewer: Viewer) -> bytes:
+        q, namespace, keyword, signed, target, limit, offset, _ = key
         with settings.sessions() as s:
             hits = search(
-                s, q, namespace=namespace, keyword=keyword, signed=signed, target=target, limit=limit, offset=offset
+                s,
+                q,
+                namespace=namespace,
+                keyword=keyword,
+                signed=signed,
+                target=target,
+                limit=limit,
+                offset=offset,
+                viewer=viewer,
             )
         return json.dumps({"query": q, "results": [h.as_dict() for h in hits]}, separators=(",", ":")).encode()
 
-    def _package(s: Session, namespace: str, name: str) -> Package:
-        package = s.scalar(select(Package).where(Package.name == f"{namespace}/{name}"))
-        if package is None:
-            raise HTTPException(404, f"package {namespace}/{name} is not in the index")
-        return package
+    registry_query = Query(None, max_length=300, description="host[:port] of the registry (or a mirror of it)")
 
-    def _visible(s: Session, package: Package) -> list[Version]:
-        rows = s.scalars(
-            select(Version).where(
-                Version.package_id == package.id, Version.deleted.is_(False), Version.quarantined.is_(False)
-            )
-        )
-        return sorted(rows, key=lambda v: _semver_key(v.version), reverse=True)
+    def _found(
+        namespace: str,
+        name: str,
+        registry: str | None = registry_query,
+        viewer: Viewer = Depends(request_viewer),
+        s: Session = Depends(session),  # the route's own session too: FastAPI makes one per request
+    ) -> store.Found:
+        """Dependency: the package a route is about, as this viewer may see it."""
+        found = store.find_package(s, viewer, f"{namespace}/{name}", registry=registry, order=settings.sources)
+        if found is None:  # missing and not visible to this viewer read the same
+            raise HTTPException(404, f"package {namespace}/{name} is not in the index")
+        return found
+
+    def _where(found: store.Found) -> dict[str, Any]:
+        """Which registry the package comes from, and the same-named packages of other sources."""
+        where: dict[str, Any] = {"registry": found.registry, "ref": found.ref}
+        if found.others:
+            where["alternatives"] = [
+                {"registry": store.registry_host(src.url), "ref": ref} for _, src, ref in found.others
+            ]
+        return where
 
     @app.get("/api/v1/packages/{namespace}/{name}")
-    def package_detail(namespace: str, name: str, s: Session = Depends(session)) -> dict[str, Any]:
-        package = _package(s, namespace, name)
-        versions = _visible(s, package)
+    def package_detail(
+        found: store.Found = Depends(_found), viewer: Viewer = Depends(request_viewer), s: Session = Depends(session)
+    ) -> dict[str, Any]:
+        package = found.package
+        versions = store.package_versions(s, package)
         latest = s.get(Version, package.latest_version_id) if package.latest_version_id else None
         detail: dict[str, Any] = {
             "name": package.name,
+            **_where(found),
             "downloads": package.downloads,
-            "versions": [v.version for v in versions],
+            "versions": [v.version for v, _, _ in versions],
         }
         if latest is not None:
-            repo = s.get(Repository, latest.repository_id)
-            src = s.get(Source, repo.source_id) if repo else None
+            at = next(((repo, src) for v, repo, src in versions if v.id == latest.id), None)
+            requires = store.dependencies(s, viewer, latest, settings.sources)
             detail["latest"] = {
                 "version": latest.version,
                 "manifest": latest.manifest_digest,
@@ -143,57 +180,59 @@ def create_app(settings: Settings) -> FastAPI:
                 "keywords": latest.keywords,
                 "license": latest.license,
                 "targets": latest.targets,
-                "dependencies": {
-                    d.name: d.range for d in s.scalars(select(Dependency).where(Dependency.version_id == latest.id))
-                },
+                "dependencies": {edge["name"]: edge["range"] for edge in requires},
+                "requires": requires,  # each dependency and the package it leads to, when indexed
                 "readme": latest.readme,
                 "files": latest.files,
                 "size": latest.size,
                 "signatures": latest.signed_by,
                 "created": latest.created,
-                "source": src.url if src else None,
-                "repository": repo.path if repo else None,
+                "source": at[1].url if at else None,
+                "repository": at[0].path if at else None,
             }
         return detail
 
     @app.get("/api/v1/packages/{namespace}/{name}/versions")
-    def package_versions(namespace: str, name: str, s: Session = Depends(session)) -> dict[str, Any]:
+    def package_versions(found: store.Found = Depends(_found), s: Session = Depends(session)) -> dict[str, Any]:
         """Everything the resolver needs about a package, in one request."""
-        package = _package(s, namespace, name)
-        out = []
-        for v in _visible(s, package):
-            repo = s.get(Repository, v.repository_id)
-            src = s.get(Source, repo.source_id) if repo else None
-            out.append(
-                {
-                    "version": v.version,
-                    "manifest": v.manifest_digest,
-                    "content": {"digest": v.content_digest, "size": v.content_size},
-                    "dependencies": dict(v.config.get("dependencies") or {}),
-                    "signatures": v.signed_by,
-                    "registry": _registry_host(src.url) if src else None,
-                    "repository": repo.path if repo else None,
-                }
-            )
-        return {"name": package.name, "versions": out}
+        out = [
+            {
+                "version": v.version,
+                "manifest": v.manifest_digest,
+                "content": {"digest": v.content_digest, "size": v.content_size},
+                "dependencies": dict(v.config.get("dependencies") or {}),
+                "signatures": v.signed_by,
+                "registry": store.registry_host(src.url),
+                "repository": repo.path,
+            }
+            for v, repo, src in store.package_versions(s, found.package)
+        ]
+        return {"name": found.package.name, **_where(found), "versions": out}
 
     @app.get("/api/v1/stats")
-    def stats(s: Session = Depends(session)) -> dict[str, Any]:
-        top = s.execute(
-            select(Package.name, Package.downloads).order_by(Package.downloads.desc(), Package.name).limit(10)
-        ).all()
+    def stats(viewer: Viewer = Depends(request_viewer), s: Session = Depends(session)) -> dict[str, Any]:
+        """Packages, versions, downloads and the top list, of what the viewer may see. The crawl
+        section counts jobs by state, names none: the operator's figures, as /metrics."""
         states = dict(s.execute(select(CrawlJob.state, func.count()).group_by(CrawlJob.state)).all())
         last = s.scalar(select(func.max(CrawlJob.updated)).where(CrawlJob.state == "done"))
         return {
-            "packages": s.scalar(select(func.count()).select_from(Package)) or 0,
-            "versions": s.scalar(select(func.count()).select_from(Version).where(Version.deleted.is_(False))) or 0,
-            "downloads": s.scalar(select(func.coalesce(func.sum(Package.downloads), 0))) or 0,
-            "top": [{"name": n, "downloads": d} for n, d in top],
+            **store.stats(s, viewer),
             "crawl": {"jobs": states, "pending": jobs.pending(s), "last_done": last.isoformat() if last else None},
         }
 
+    @app.get("/api/v1/admin/crawl-problems", include_in_schema=False)
+    def crawl_problems(viewer: Viewer = Depends(request_viewer), s: Session = Depends(session)) -> dict[str, Any]:
+        """Repositories whose crawl or push notification failed (impostors among them). Not there at
+        all for anyone but an admin: the very 404 of a path that does not exist."""
+        if not viewer.admin:
+            raise HTTPException(404, "Not Found")
+        return {"problems": store.crawl_problems(s)}
+
     @app.get("/metrics")
     def metrics(s: Session = Depends(session)) -> Response:
+        """Operator totals for Prometheus: whole-index counts (private namespaces included), with no
+        package, namespace or repository label, so nothing here names what a viewer may not see.
+        Per-viewer figures are /api/v1/stats."""
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
         registry = CollectorRegistry()
@@ -238,8 +277,9 @@ def create_app(settings: Settings) -> FastAPI:
             if event.get("action") == "pull" and agent.startswith(USER_AGENT):
                 continue  # the indexer reading a package to index it
             if event.get("action") == "pull" and not _is_manifest(target.get("mediaType")):
+                source = _source_for(target.get("url", ""), repository)
                 with settings.sessions() as s:
-                    if store.count_download(s, digest):
+                    if store.count_download(s, digest, source_url=source, path=repository if source else None):
                         downloads += 1
                     s.commit()
             elif event.get("action") == "push" and _is_manifest(target.get("mediaType")):
@@ -325,24 +365,11 @@ def from_environment() -> FastAPI:
             webhook_secret=values["webhook_secret"],
             ca_file=values["ca_file"],
             cache_entries=values["cache_entries"],
+            mirrors=values.get("mirrors") or {},
+            auth=values.get("auth"),
         )
     )
 
 
 def _is_manifest(media_type: str | None) -> bool:
     return bool(media_type) and ("manifest" in media_type or "index" in media_type)  # type: ignore[operator]
-
-
-def _registry_host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).netloc if "://" in url else url
-
-
-def _semver_key(text_version: str) -> tuple:
-    from rigging.versions import Version as SemVer
-
-    try:
-        return (1, SemVer.parse(text_version)._key)
-    except ValueError:
-        return (0, ())

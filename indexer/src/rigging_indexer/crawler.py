@@ -273,6 +273,9 @@ class Crawler:
         except IdentityMismatch as exc:  # a crawl problem for admins, never a package in search
             log.warning("not indexed: %s", exc)
             self._count(error=str(exc))
+            with self.sessions() as session:
+                jobs.record_problem(session, store.source_id(session, url), path, str(exc))
+                session.commit()
             return False
         with self.sessions() as session:
             repo_id = store.repository_id(session, store.source_id(session, url), path)

@@ -80,3 +80,15 @@ def running(session: Session, besides: str | None = None) -> int:
     others = " AND (worker IS NULL OR worker <> :besides)" if besides else ""
     query = text(f"SELECT count(*) FROM crawl_jobs WHERE state = 'running'{others}")
     return session.scalar(query, {"besides": besides}) or 0
+
+
+def record_problem(session: Session, source_id: int, path: str, error: str) -> None:
+    """A repository's problem found outside a crawl (a push notification): its job row says failed,
+    with why, where admins look for crawl problems; the next crawl of it tries again."""
+    job = session.scalar(select(CrawlJob).where(CrawlJob.source_id == source_id, CrawlJob.path == path))
+    if job is None:
+        job = CrawlJob(source_id=source_id, path=path, attempts=0)
+        session.add(job)
+    job.state, job.error, job.lease_until, job.updated = "failed", error, None, now()
+    job.attempts = (job.attempts or 0) + 1
+    session.flush()

@@ -3,10 +3,18 @@
     rigging-indexer serve --database URL --source http://registry:5000 [--webhook-secret S] [--crawl-interval 300]
     rigging-indexer crawl --database URL --source http://registry:5000 --once
     rigging-indexer migrate --database URL
+    rigging-indexer keys init DIR      (then `keys rotate DIR`: the registry token service's signing keys)
+    rigging-indexer admin user add alice --admin   (and `admin namespace assign`, `admin token create`)
+
+Sources holding the same packages as another (a pull-through cache, a replica) are configured as its
+mirrors, `--mirror MIRROR_URL=PRIMARY_URL` or "mirrors": {MIRROR_URL: PRIMARY_URL} in the config
+file: their packages are the primary's. Without that, same-named packages in two sources are two.
 
 Settings also come from a JSON file (--config) and the environment (RIGGING_INDEXER_DATABASE_URL,
 RIGGING_INDEXER_SOURCES separated by spaces, RIGGING_INDEXER_WEBHOOK_SECRET); flags win.
 Credentials for registries come from the docker config, never from these settings.
+Sign-in, trusted publishing and the registry token service read the config file's `auth` object
+(rigging_indexer.auth.settings), whose secrets are references (env:VAR, file:PATH).
 """
 
 from __future__ import annotations
@@ -44,7 +52,21 @@ def _settings(args: argparse.Namespace) -> dict:
         or os.environ.get("RIGGING_INDEXER_WEBHOOK_SECRET")
         or config.get("webhook_secret"),
         "ca_file": args.ca_file or config.get("ca_file"),
+        "mirrors": _mirrors(args.mirror) if args.mirror else dict(config.get("mirrors") or {}),
+        # sign-in and trusted publishing (rigging_indexer.auth.settings); secrets in it are references
+        "auth": config.get("auth"),
     }
+
+
+def _mirrors(pairs: list[str]) -> dict[str, str]:
+    """--mirror MIRROR_URL=PRIMARY_URL flags as {mirror: primary}."""
+    out = {}
+    for pair in pairs:
+        mirror, _, primary = pair.partition("=")
+        if not mirror or not primary:
+            raise SystemExit(f"rigging-indexer: error: --mirror {pair!r}: use MIRROR_URL=PRIMARY_URL")
+        out[mirror] = primary
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     common.add_argument("--source", action="append", help="registry URL or oci:PATH (repeatable)")
     common.add_argument("--config", help="JSON settings file")
     common.add_argument("--ca-file", help="CA bundle for registries' TLS certificates")
+    common.add_argument(
+        "--mirror",
+        action="append",
+        metavar="MIRROR_URL=PRIMARY_URL",
+        help="a source that mirrors another: its packages are the primary's (repeatable; config key 'mirrors')",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", parents=[common], help="serve the API and the registry webhook")
     serve.add_argument("--host", default="127.0.0.1")
@@ -78,7 +106,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     crawl.add_argument("--concurrency", type=int, default=8, help="repositories crawled at once, per process")
     crawl.add_argument("--processes", type=int, default=1, help="crawler processes (up to one per core)")
     sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
+    from rigging_indexer import admin
+
+    admin.add_arguments(
+        sub.add_parser("admin", parents=[common], help="first users, namespace assignments, service tokens")
+    )
+    keys = sub.add_parser("keys", help="the registry token service's signing keys: `init DIR`, then `rotate DIR`")
+    keys.add_argument("action", choices=("init", "rotate"), help="init: a CA and a first key; rotate: a new key")
+    keys.add_argument("folder", metavar="DIR", help="the key folder (its ca.pem is the registry's rootcertbundle)")
+    keys.add_argument("--days", type=int, default=30, help="how long a new signing key is valid (default 30)")
     args = parser.parse_args(argv)
+    if args.command == "keys":  # no database involved
+        from rigging_indexer.auth.keys import main as keys_main
+
+        return keys_main(args.action, args.folder, args.days)
     settings = _settings(args)
 
     from rigging.errors import RiggingError
@@ -88,12 +129,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = make_engine(settings["database"])
     try:
         migrate(engine)
+        if args.command == "admin":
+            return admin.run(args, sessions(engine))
         if args.command == "migrate":
             print("database is at the newest schema")
             return 0
         factory = sessions(engine)
+        from rigging_indexer.store import configure_mirrors
+
+        with factory() as session:  # before any crawl: it decides which package a version belongs to
+            configure_mirrors(session, settings["mirrors"])
+            session.commit()
         if args.command == "serve":
             import uvicorn
+
+            from rigging_indexer.auth.settings import AuthConfigError, AuthSettings
+
+            try:  # here, once, so a wrong setting stops the start with one line rather than each worker
+                AuthSettings.load(settings["auth"])
+            except AuthConfigError as exc:
+                print(f"rigging-indexer: error: auth settings: {exc}", file=sys.stderr)
+                return 2
 
             # Each worker process builds its app from these settings (secrets stay out of argv).
             os.environ[SERVE_SETTINGS] = json.dumps({**settings, "cache_entries": args.cache_entries})

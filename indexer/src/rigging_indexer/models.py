@@ -50,12 +50,16 @@ class Package(Base):
 
 
 class Version(Base):
+    """One manifest in one repository. The same manifest in a mirror (or pushed to two sources) is
+    a row per repository, so each location's tags and deletions stay its own."""
+
     __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("repository_id", "manifest_digest", name="uq_versions_repository_digest"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), index=True)
     version: Mapped[str] = mapped_column(String(128))
-    manifest_digest: Mapped[str] = mapped_column(String(80), unique=True)
+    manifest_digest: Mapped[str] = mapped_column(String(80), index=True)
     content_digest: Mapped[str] = mapped_column(String(80), index=True)  # a pull of it is a download
     content_size: Mapped[int] = mapped_column(BigInteger, default=0)
     description: Mapped[str] = mapped_column(Text, default="")

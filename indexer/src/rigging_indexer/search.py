@@ -5,6 +5,9 @@ queried with websearch_to_tsquery whose every lexeme is turned into a prefix mat
 with bm25 weights in the same order. Both apply the same boosts for signed and downloaded
 packages inside the query, so the database sorts and stops at LIMIT.
 
+Search shows only what the viewer may see (store.visible, compiled into the query): a package
+in a private namespace is never a hit for a viewer who may not read it.
+
 A `signed` search finds every package with a signed version, showing its newest signed version:
 one whose latest release is not (yet) signed is still there for a user who requires signatures.
 """
@@ -18,6 +21,9 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from rigging_indexer.access import ANONYMOUS, Viewer
+from rigging_indexer.store import registry_of_ref, visible_sql
 
 SIGNED_BOOST = 1.5
 MAX_QUERY_CHARS = 1000  # a search is a few words; the CLI refuses longer before sending
@@ -35,6 +41,7 @@ class Hit:
     downloads: int
     score: float
     ref: str  # where it lives: REGISTRY/NAMESPACE/NAME or oci:PATH, as `rigging pull` takes it
+    registry: str = ""  # the registry (host[:port]) or oci: folder it comes from
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -96,10 +103,14 @@ def search(
     target: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    viewer: Viewer = ANONYMOUS,
 ) -> list[Hit]:
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     pg = session.get_bind().dialect.name == "postgresql"
     filters = _filters(pg, namespace, keyword, signed, target, params)
+    shown, shown_params = visible_sql(viewer, "d.namespace")
+    filters += shown
+    params.update(shown_params)
     order = "ORDER BY score DESC, d.name LIMIT :limit OFFSET :offset"
     terms = re.findall(r"\w+", query.lower())
     documents = "search_documents d"
@@ -133,6 +144,7 @@ def search(
             int(row.downloads),
             float(row.score),
             row.ref or "",
+            registry_of_ref(row.ref or "", row.name),
         )
         for row in session.execute(text(sql), params)
     ]

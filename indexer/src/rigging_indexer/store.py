@@ -7,16 +7,20 @@ not per row): at thousands of repositories, round trips and ORM bookkeeping were
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
+from rigging.errors import RiggingError
 from rigging.versions import Version as SemVer
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
+from rigging_indexer.access import Viewer, visible_namespace_clause
 from rigging_indexer.db import SEARCH_CHANGED
-from rigging_indexer.models import Dependency, Package, Repository, SearchDocument, Source, Tag, Version
+from rigging_indexer.models import CrawlJob, Dependency, Package, Repository, SearchDocument, Source, Tag, Version
 
 Executor = Session | Connection  # the migration rebuilds documents on a bare connection
 CHUNK = 500  # ids per IN (...) list
@@ -88,11 +92,68 @@ def repository(session: Session, src: Source, path: str) -> Repository:
     return found
 
 
-def _package_ids(db: Executor, names: set[str]) -> dict[str, int]:
-    rows = [{"name": n, "namespace": n.split("/", 1)[0], "downloads": 0} for n in sorted(names)]
+def configure_mirrors(session: Session, mirrors: dict[str, str]) -> None:
+    """Record which sources mirror which ({mirror URL: primary URL}, the whole configuration: a
+    source not named is nobody's mirror). When a source's role changes, its versions move to the
+    package they now belong to, download counts with them."""
+    wanted: dict[int, int] = {}
+    for mirror, primary in mirrors.items():
+        if mirror == primary:
+            raise RiggingError(f"mirror {mirror} names itself as its primary")
+        if primary in mirrors:
+            raise RiggingError(f"mirror {mirror}: its primary {primary} is itself a mirror; name the primary")
+        wanted[source_id(session, mirror)] = source_id(session, primary)
+    changed = []
+    for src in session.scalars(select(Source)):
+        if src.mirror_of != wanted.get(src.id):
+            src.mirror_of = wanted.get(src.id)
+            changed.append(src.id)
+    session.flush()
+    for changed_id in changed:
+        _rekey(session, changed_id)
+
+
+def _rekey(session: Session, changed: int) -> None:
+    """Move the versions of a source's repositories to the packages of the source they belong to."""
+    home = home_source_id(session, changed)
+    rows = session.execute(
+        select(Version.id, Version.package_id, Package.name)
+        .join(Package, Package.id == Version.package_id)
+        .join(Repository, Repository.id == Version.repository_id)
+        .where(Repository.source_id == changed, Package.source_id != home)
+    ).all()
+    if not rows:
+        return
+    targets = _package_ids(session, home, {name for _, _, name in rows})
+    for version_id, _, name in rows:
+        session.execute(update(Version).where(Version.id == version_id).values(package_id=targets[name]))
+    old = {package_id: targets[name] for _, package_id, name in rows}
+    for package_id, target in old.items():
+        if session.scalar(select(func.count()).where(Version.package_id == package_id)) == 0:
+            moved = session.scalar(select(Package.downloads).where(Package.id == package_id)) or 0
+            session.execute(update(Package).where(Package.id == target).values(downloads=Package.downloads + moved))
+            session.execute(delete(Package).where(Package.id == package_id))
+    remaining = set(session.scalars(select(Package.id).where(Package.id.in_(old))))  # those still holding versions
+    refresh_latest(session, set(targets.values()) | remaining)
+
+
+def home_source_id(db: Executor, source: int) -> int:
+    """The source whose packages a source's repositories hold: the one it mirrors, else itself."""
+    mirrored = db.execute(select(Source.mirror_of).where(Source.id == source)).scalar_one()
+    return mirrored or source
+
+
+def package_source_id(db: Executor, repo_id: int) -> int:
+    """The source a repository's packages belong to: its own, or the one it mirrors (DESIGN §7)."""
+    return home_source_id(db, db.execute(select(Repository.source_id).where(Repository.id == repo_id)).scalar_one())
+
+
+def _package_ids(db: Executor, source: int, names: set[str]) -> dict[str, int]:
+    rows = [{"source_id": source, "name": n, "namespace": n.split("/", 1)[0], "downloads": 0} for n in sorted(names)]
     if rows:  # concurrent workers may create the same package at once
         db.execute(_insert(db)(Package).on_conflict_do_nothing(), rows)
-    return dict(db.execute(select(Package.name, Package.id).where(Package.name.in_(names))).all())
+    query = select(Package.name, Package.id).where(Package.source_id == source, Package.name.in_(names))
+    return dict(db.execute(query).all())
 
 
 def _version_values(item: IndexedVersion, package_id: int, repo_id: int) -> dict[str, Any]:
@@ -142,7 +203,7 @@ def upsert_versions(db: Executor, repo_id: int, items: list[IndexedVersion]) -> 
     {digest: (version id, package id)}. Callers refresh the packages' latest versions."""
     if not items:
         return {}
-    packages = _package_ids(db, {item.name for item in items})
+    packages = _package_ids(db, package_source_id(db, repo_id), {item.name for item in items})
     rows = [
         {
             "manifest_digest": item.manifest_digest,
@@ -156,7 +217,8 @@ def upsert_versions(db: Executor, repo_id: int, items: list[IndexedVersion]) -> 
     # values inlined, was compiled anew every time.
     statement = _insert(db)(Version)
     statement = statement.on_conflict_do_update(
-        index_elements=[Version.manifest_digest], set_={column: statement.excluded[column] for column in _UPDATED}
+        index_elements=[Version.repository_id, Version.manifest_digest],
+        set_={column: statement.excluded[column] for column in _UPDATED},
     ).returning(Version.id, Version.package_id, Version.manifest_digest)
     ids = {digest: (version_id, package_id) for version_id, package_id, digest in db.execute(statement, rows)}
     version_ids = [version_id for version_id, _ in ids.values()]
@@ -205,7 +267,9 @@ def tag_states(db: Executor, repo_id: int) -> dict[str, TagState]:
     """Every tag the index knows in a repository, in one query."""
     rows = db.execute(
         select(Tag.tag, Tag.manifest_digest, Version.deleted)
-        .outerjoin(Version, Version.manifest_digest == Tag.manifest_digest)
+        .outerjoin(
+            Version, (Version.manifest_digest == Tag.manifest_digest) & (Version.repository_id == Tag.repository_id)
+        )
         .where(Tag.repository_id == repo_id)
     )
     return {tag: TagState(digest, bool(deleted)) for tag, digest, deleted in rows}
@@ -262,28 +326,38 @@ def refresh_latest(session: Session, package_ids: set[int] | None = None) -> Non
 def refresh_latest_on(db: Executor, package_ids: set[int] | None) -> None:
     """Each package's latest version: the newest release that is neither deleted nor quarantined
     (a pre-release only when there is no release); and its search document, which also names the
-    newest signed version (the one a `signed` search shows)."""
-    visible = select(Version.id, Version.package_id, Version.version, Version.signed_by).where(
-        Version.deleted.is_(False), Version.quarantined.is_(False)
+    newest signed version (the one a `signed` search shows). Of a version a mirror holds as well,
+    the package's own source's copy is the one shown."""
+    visible = (
+        select(
+            Version.id,
+            Version.package_id,
+            Version.version,
+            Version.signed_by,
+            (Repository.source_id == Package.source_id).label("home"),
+        )
+        .join(Repository, Repository.id == Version.repository_id)
+        .join(Package, Package.id == Version.package_id)
+        .where(Version.deleted.is_(False), Version.quarantined.is_(False))
     )
     if package_ids is None:
         package_ids = set(db.execute(select(Package.id)).scalars())
         rows = list(db.execute(visible))
     else:
         rows = [r for chunk in _chunks(package_ids) for r in db.execute(visible.where(Version.package_id.in_(chunk)))]
-    best: dict[int, tuple[bool, SemVer, int]] = {}
-    best_signed: dict[int, tuple[tuple[bool, SemVer, int], str]] = {}
-    for version_id, package_id, version, signed_by in rows:
+    best: dict[int, tuple[bool, SemVer, bool, int]] = {}
+    best_signed: dict[int, tuple[tuple[bool, SemVer, bool, int], str]] = {}
+    for version_id, package_id, version, signed_by, home in rows:
         try:
             parsed = SemVer.parse(version)
         except ValueError:
             continue
-        key = (not parsed.prerelease, parsed, version_id)
+        key = (not parsed.prerelease, parsed, bool(home), version_id)
         if package_id not in best or key > best[package_id]:
             best[package_id] = key
         if _json_list(signed_by) and (package_id not in best_signed or key > best_signed[package_id][0]):
             best_signed[package_id] = (key, version)
-    latest = {package_id: best[package_id][2] if package_id in best else None for package_id in package_ids}
+    latest = {package_id: best[package_id][3] if package_id in best else None for package_id in package_ids}
     if latest:
         db.execute(
             update(Package.__table__).where(Package.__table__.c.id == bindparam("pid")),
@@ -294,8 +368,19 @@ def refresh_latest_on(db: Executor, package_ids: set[int] | None) -> None:
         db.info[SEARCH_CHANGED] = True
 
 
-def count_download(session: Session, content_digest: str, count: int = 1) -> bool:
-    row = session.scalar(select(Version).where(Version.content_digest == content_digest))
+def count_download(
+    session: Session, content_digest: str, count: int = 1, *, source_url: str | None = None, path: str | None = None
+) -> bool:
+    """Count a pull of a content layer, for the version in the repository it was pulled from when
+    the event says (the same content may be in several packages and mirrors)."""
+    query = select(Version).where(Version.content_digest == content_digest).order_by(Version.id).limit(1)
+    if source_url is not None and path is not None:
+        query = (
+            query.join(Repository, Repository.id == Version.repository_id)
+            .join(Source, Source.id == Repository.source_id)
+            .where(Source.url == source_url, Repository.path == path)
+        )
+    row = session.scalar(query)
     if row is None:
         return False
     row.downloads += count
@@ -318,8 +403,6 @@ def _name_text(name: str) -> str:
 def package_ref(source_url: str, path: str) -> str:
     """Where a package lives, as `rigging pull` and `rigging add` take it: REGISTRY/REPOSITORY for
     a registry source (its path prefix only selects repositories), oci:PATH for a layout."""
-    from urllib.parse import urlsplit
-
     if source_url.startswith("oci:"):
         return f"{source_url.rstrip('/')}/{path}" if path else source_url
     return f"{urlsplit(source_url).netloc}/{path}"
@@ -417,3 +500,197 @@ def _json_text(value: Any) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(list(value or []))
+
+
+# -- reading, as a viewer may see it (DESIGN §10) ----------------------------------------------------
+#
+# Every read of packages, versions, dependency edges, stats and search documents goes through
+# `visible`: a package in a private namespace is, to a viewer who may not read it, exactly a
+# package the index does not have.
+
+
+def visible(viewer: Viewer, column: Any) -> ColumnElement[bool]:
+    """Rows whose namespace (`column`) this viewer may read: the one visibility rule."""
+    return visible_namespace_clause(viewer, column)
+
+
+def visible_sql(viewer: Viewer, column: str) -> tuple[str, dict[str, Any]]:
+    """`visible` as an ` AND …` SQL fragment with its bound values, for search's hand-written query
+    (the same clause, compiled, so the rule is still written once)."""
+    if viewer.admin:
+        return "", {}
+    return _compiled_visibility(column, viewer.readable)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_visibility(column: str, readable: frozenset[str]) -> tuple[str, dict[str, Any]]:
+    # compiled once per readable set: compiling took a visible share of a cached search's time
+    compiled = visible(Viewer(readable=readable), literal_column(column)).compile(
+        compile_kwargs={"render_postcompile": True}
+    )
+    return f" AND {compiled}", dict(compiled.params)
+
+
+def registry_host(source_url: str) -> str:
+    """What users call a source: a registry's host[:port], or the oci: folder itself."""
+    return urlsplit(source_url).netloc if "://" in source_url else source_url
+
+
+def registry_of_ref(ref: str, name: str) -> str:
+    """The registry part of a search document's ref (REGISTRY/REPOSITORY or oci:PATH/ns/name)."""
+    if ref.startswith("oci:"):
+        return ref[: -len(name) - 1] if ref.endswith("/" + name) else ref
+    return ref.split("/", 1)[0]
+
+
+@dataclass
+class Found:
+    """A package as a viewer finds it by name: where it lives, and the same-named packages of
+    other sources it was chosen over."""
+
+    package: Package
+    source: Source
+    ref: str
+    others: list[tuple[Package, Source, str]] = field(default_factory=list)
+
+    @property
+    def registry(self) -> str:
+        return registry_host(self.source.url)
+
+
+def _ref(db: Session, package: Package, source: Source) -> str:
+    found = db.scalar(select(SearchDocument.ref).where(SearchDocument.package_id == package.id))
+    return found or package_ref(source.url, package.name)
+
+
+def find_package(
+    db: Session, viewer: Viewer, name: str, *, registry: str | None = None, order: Sequence[str] = ()
+) -> Found | None:
+    """The package `name` this viewer may see: the one in `registry` (its host, or a mirror's)
+    when given, else the first in configured source order (`order`, source URLs), then the oldest
+    source. None when there is none the viewer may see, invisible ones included."""
+    rows = db.execute(
+        select(Package, Source)
+        .join(Source, Source.id == Package.source_id)
+        .where(Package.name == name, visible(viewer, Package.namespace))
+    ).all()
+    rank = {url: position for position, url in enumerate(order)}
+    rows.sort(key=lambda row: (rank.get(row.Source.url, len(rank)), row.Source.id))
+    if registry is not None:  # that one first; the others are still its alternatives
+        rows.sort(key=lambda row: registry not in _hosts(db, row.Source))
+    if not rows or (registry is not None and registry not in _hosts(db, rows[0].Source)):
+        return None
+    (package, source), *others = rows
+    return Found(package, source, _ref(db, package, source), [(p, s, _ref(db, p, s)) for p, s in others])
+
+
+def _hosts(db: Session, source: Source) -> set[str]:
+    mirrors = db.scalars(select(Source.url).where(Source.mirror_of == source.id))
+    return {registry_host(source.url), *(registry_host(url) for url in mirrors)}
+
+
+def package_versions(db: Session, package: Package) -> list[tuple[Version, Repository, Source]]:
+    """A package's versions that are neither deleted nor quarantined, newest first; a version a
+    mirror holds too is listed once, from the package's own source."""
+    rows = db.execute(
+        select(Version, Repository, Source)
+        .join(Repository, Repository.id == Version.repository_id)
+        .join(Source, Source.id == Repository.source_id)
+        .where(Version.package_id == package.id, Version.deleted.is_(False), Version.quarantined.is_(False))
+        .order_by(Version.id)
+    ).all()
+    chosen: dict[str, tuple[Version, Repository, Source]] = {}
+    for version, repo, src in rows:
+        if version.version not in chosen or (src.id == package.source_id != chosen[version.version][2].id):
+            chosen[version.version] = (version, repo, src)
+    return sorted(chosen.values(), key=lambda row: _semver_key(row[0].version), reverse=True)
+
+
+def _semver_key(text_version: str) -> tuple:
+    try:
+        return (1, SemVer.parse(text_version)._key)
+    except ValueError:
+        return (0, ())
+
+
+def dependencies(db: Session, viewer: Viewer, version: Version, order: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """A version's dependency edges and the packages they lead to, as this viewer may see them: a
+    dependency on a package it may not see reads exactly as one on a package not in the index."""
+    package = db.get(Package, version.package_id)
+    own = db.get(Source, package.source_id) if package is not None else None
+    preferred = [own.url, *order] if own is not None else list(order)  # the dependent's registry first
+    edges = []
+    for edge in db.scalars(select(Dependency).where(Dependency.version_id == version.id).order_by(Dependency.name)):
+        found = find_package(db, viewer, edge.name, order=preferred)
+        if found is None:
+            edges.append({"name": edge.name, "range": edge.range, "indexed": False})
+            continue
+        latest = db.get(Version, found.package.latest_version_id) if found.package.latest_version_id else None
+        edges.append(
+            {
+                "name": edge.name,
+                "range": edge.range,
+                "indexed": True,
+                "registry": found.registry,
+                "ref": found.ref,
+                "latest": latest.version if latest is not None else None,
+            }
+        )
+    return edges
+
+
+def stats(db: Session, viewer: Viewer) -> dict[str, Any]:
+    """Counts, downloads and the most downloaded packages, of what this viewer may see; packages
+    per source (registry)."""
+    shown = visible(viewer, Package.namespace)
+    top = db.execute(
+        select(Package.name, Package.downloads, Source.url)
+        .join(Source, Source.id == Package.source_id)
+        .where(shown)
+        .order_by(Package.downloads.desc(), Package.name, Source.id)
+        .limit(10)
+    ).all()
+    per_source = db.execute(
+        select(Source.url, func.count(Package.id))
+        .join(Package, Package.source_id == Source.id)
+        .where(shown)
+        .group_by(Source.id, Source.url)
+        .order_by(Source.id)
+    ).all()
+    versions = (
+        select(func.count())
+        .select_from(Version)
+        .join(Package, Package.id == Version.package_id)
+        .where(Version.deleted.is_(False), shown)
+    )
+    return {
+        "packages": db.scalar(select(func.count()).select_from(Package).where(shown)) or 0,
+        "versions": db.scalar(versions) or 0,
+        # int: PostgreSQL sums a bigint as numeric, which JSON would write as a string
+        "downloads": int(db.scalar(select(func.coalesce(func.sum(Package.downloads), 0)).where(shown)) or 0),
+        "top": [{"name": n, "registry": registry_host(url), "downloads": d} for n, d, url in top],
+        "sources": [{"registry": registry_host(url), "source": url, "packages": n} for url, n in per_source],
+    }
+
+
+def crawl_problems(db: Session, limit: int = 500) -> list[dict[str, Any]]:
+    """Repositories whose last crawl (or push notification) failed, with why: for admins only,
+    since a problem names repositories of every namespace, private ones included."""
+    rows = db.execute(
+        select(CrawlJob, Source.url)
+        .join(Source, Source.id == CrawlJob.source_id)
+        .where(CrawlJob.state == "failed")
+        .order_by(CrawlJob.updated.desc(), CrawlJob.id)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "source": url,
+            "registry": registry_host(url),
+            "repository": job.path,
+            "error": job.error,
+            "attempts": job.attempts,
+            "updated": job.updated.isoformat() if job.updated else None,
+        }
+        for job, url in rows
+    ]

@@ -46,7 +46,11 @@ class IndexCatalog(RegistryCatalog):
 
         with self._index_lock:
             if self._index_client is None:
-                self._index_client = httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0))
+                from rigging.index_access import index_headers
+
+                self._index_client = httpx.Client(
+                    timeout=httpx.Timeout(5.0, connect=2.0), headers=index_headers(self.index_url)
+                )
             return self._index_client
 
     def close(self) -> None:
@@ -57,12 +61,16 @@ class IndexCatalog(RegistryCatalog):
     def _fetch_tags(self, name: str) -> dict[Version, str]:
         if self.updating is not None and (not self.updating or name in self.updating):
             return super()._fetch_tags(name)
-        if not self._down:
+        registry = getattr(self.locate(name), "host", None)
+        if not self._down and registry is not None:  # an oci: folder is read directly
             import httpx
 
             try:
                 self.index_requests += 1
-                response = self._index().get(f"{self.index_url}/api/v1/packages/{name}/versions")
+                # the registry named too: another source may hold a package of the same name
+                response = self._index().get(
+                    f"{self.index_url}/api/v1/packages/{name}/versions", params={"registry": registry}
+                )
                 if response.status_code == 200:
                     found = {}
                     for entry in response.json().get("versions", []):

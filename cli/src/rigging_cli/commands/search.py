@@ -4,16 +4,17 @@ import argparse
 import json
 from typing import Any
 
+from rigging_cli.index_args import add_index_argument
+
 # What the indexer accepts (longer is refused there with 422). A URL past a few KiB is refused by
 # servers and proxies before any application sees it, so the CLI never sends one.
 MAX_QUERY_CHARS = 1000
 MAX_FILTER_CHARS = 128
-MAX_URL_CHARS = 4096
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", nargs="?", default="", help="words; each matches as a prefix")
-    parser.add_argument("--index", metavar="URL", help="indexer URL (default: RIGGING_INDEX_URL)")
+    add_index_argument(parser)
     parser.add_argument("--namespace", help="only this namespace")
     parser.add_argument("--keyword", help="only packages with this keyword")
     parser.add_argument("--target", help="only packages for this agent (windsurf, cursor, …)")
@@ -23,15 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from rigging.errors import UsageError
 
-    index = (args.index or os.environ.get("RIGGING_INDEX_URL") or "").rstrip("/")
-    if not index:
-        raise UsageError("no indexer: pass --index URL or set RIGGING_INDEX_URL")
-    if not index.startswith(("http://", "https://")):
-        raise UsageError(f"indexer URL {index!r} must start with http:// or https://, e.g. http://127.0.0.1:8700")
+    from rigging_cli.index_args import index_url
+
+    index = index_url(args.index)
     if len(args.query) > MAX_QUERY_CHARS:
         raise UsageError(
             f"the search query is {len(args.query):,} characters long; the index takes at most {MAX_QUERY_CHARS:,}: "
@@ -66,33 +63,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _search(index: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    import httpx
-    from rigging.errors import RiggingError, UsageError
-    from rigging.registry.errors import registry_reason, transport_reason, unrecoverable
+    from rigging.errors import RiggingError
 
-    try:
-        url = httpx.URL(f"{index}/api/v1/packages", params=params)
-    except httpx.InvalidURL as exc:
-        raise UsageError(f"indexer URL {index!r} is not a valid URL ({exc})") from None
-    if len(str(url)) > MAX_URL_CHARS:
-        raise UsageError(
-            f"the search would need a {len(str(url)):,}-character URL (at most {MAX_URL_CHARS:,} are sent): "
-            "search for fewer words"
-        )
-    try:
-        response = httpx.get(url, timeout=httpx.Timeout(10.0, connect=3.0))
-    except httpx.HTTPError as exc:
-        base = f"{url.scheme}://{url.netloc.decode()}"
-        final = unrecoverable(url.netloc.decode(), base, exc, "indexer")
-        raise RiggingError(final or f"indexer {index} unreachable: {transport_reason(exc)}") from None
-    if response.status_code != 200:
-        _, reason = registry_reason(response.content, response.headers.get("Content-Type", ""))
-        what = "refused the search" if 400 <= response.status_code < 500 else "failed"
-        raise RiggingError(f"indexer {index} {what} (HTTP {response.status_code})" + (f": {reason}" if reason else ""))
-    try:
-        results = response.json().get("results")
-    except (ValueError, AttributeError):
-        results = None
+    from rigging_cli.index_args import index_get
+
+    body = index_get(index, "/api/v1/packages", params)
+    results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list):
         raise RiggingError(f"indexer {index} answered with no search results: is it a Rigging indexer?")
     return results

@@ -81,9 +81,30 @@ class Authenticator:
             return "Bearer " + self._token(http, [str(s) for s in scopes], self._bearer)
         return None
 
-    def refusal(self) -> RegistryError:
-        """The error for a 401 that survived our answer to the challenge."""
-        if self.credentials.has_basic or self.credentials.identity_token:
+    def refusal(self, response: httpx.Response | None = None, scopes: list[Scope] | None = None) -> RegistryError:
+        """The error for a 401 that survived our answer to the challenge. A token that holds but
+        lacks the access asked for (`insufficient_scope`) is not a bad login: logging in again
+        would not help, so say what was denied."""
+        logged_in = bool(self.credentials.has_basic or self.credentials.identity_token)
+        _, params = parse_challenge(response.headers.get("WWW-Authenticate", "")) if response is not None else ("", {})
+        if params.get("error") == "insufficient_scope" and (logged_in or self._bearer is not None):
+            pushing = [s for s in scopes or [] if "push" in s.actions]
+            repository = (pushing or scopes or [Scope("")])[0].repository
+            if pushing:
+                message = (
+                    f"{self.host} denied publishing to {repository}"
+                    + (" with this login" if logged_in else " without a login")
+                    + ": it may not publish there (on a Rigging registry the namespace is someone else's or "
+                    "unclaimed: claim it, or ask its owner for the maintainer role)"
+                )
+            elif logged_in:
+                message = (
+                    f"{self.host} denied reading {repository} with this login: no such package, or it may not read it"
+                )
+            else:
+                message = f"{self.host} denied reading {repository} without a login; run `rigging login {self.host}`"
+            return RegistryError(message, status=403, code="DENIED")
+        if logged_in:
             message = f"{self.host} refused the stored credentials; run `rigging login {self.host}` again"
         else:
             message = f"{self.host} requires a login; run `rigging login {self.host}`"

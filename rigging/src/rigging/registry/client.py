@@ -266,7 +266,7 @@ class RegistryClient:
                 return response
             if response.status_code == 401:
                 response.close()
-                raise self.auth.refusal()
+                raise self.auth.refusal(response, scopes)
             if stream:
                 response.read()
             if response.status_code in _RETRY_STATUSES and attempt + 1 < attempts:

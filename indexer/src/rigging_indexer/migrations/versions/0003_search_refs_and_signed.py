@@ -13,10 +13,13 @@ down_revision = "0002"
 def upgrade() -> None:
     op.add_column("search_documents", sa.Column("signed_version", sa.String(128), nullable=True))
     op.add_column("search_documents", sa.Column("ref", sa.String(900), nullable=False, server_default=""))
-    # The documents are derived data: rebuilt, now with both columns filled in.
-    from rigging_indexer.store import refresh_latest_on
+    # The documents are derived data: rebuilt, now with both columns filled in. Today's rebuild
+    # reads packages.source_id: an index from before it gets its documents from 0004, which adds it.
+    bind = op.get_bind()
+    if "source_id" in {column["name"] for column in sa.inspect(bind).get_columns("packages")}:
+        from rigging_indexer.store import refresh_latest_on
 
-    refresh_latest_on(op.get_bind(), None)
+        refresh_latest_on(bind, None)
 
 
 def downgrade() -> None:
