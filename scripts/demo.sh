@@ -21,7 +21,8 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() {
   for _ in $(seq 100); do
-    "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null && return
+    # any HTTP answer will do (a registry that wants a login answers 401)
+    "$python" -c $'import sys, urllib.error, urllib.request\ntry: urllib.request.urlopen(sys.argv[1], timeout=1)\nexcept urllib.error.HTTPError: pass' "$1" 2>/dev/null && return
     sleep 0.1
   done
   echo "demo: $1 did not answer" >&2
@@ -76,7 +77,11 @@ done
 # The indexer (SQLite) crawls what was published and serves search; install asks it for versions.
 step "$indexer" crawl --once --database "sqlite:///$out/index.db" --source "$source_url"
 index_port=$(free_port)
-"$indexer" serve --port "$index_port" --database "sqlite:///$out/index.db" >"$out/indexer.log" 2>&1 &
+# its registry token service signs with these keys (used by the owned-namespaces part below)
+"$indexer" keys init "$out/token-keys" >/dev/null
+RIGGING_INDEXER_REGISTRY_KEYS="$out/token-keys" RIGGING_INDEXER_REGISTRY_SERVICE=demo-registry \
+  RIGGING_INDEXER_REGISTRY_ISSUER=rigging-demo \
+  "$indexer" serve --port "$index_port" --database "sqlite:///$out/index.db" >"$out/indexer.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$index_port/healthz"
 export RIGGING_INDEX_URL="http://127.0.0.1:$index_port"
@@ -93,6 +98,41 @@ step "$rigging" tree -C "$out/project"
 step "$rigging" generate-key-pair --output-dir "$out/keys"
 step "$rigging" sign "$store/acme/python-style:1.2.0" --key "$out/keys/cosign.key"
 step "$rigging" verify "$store/acme/python-style:1.2.0" --key "$out/keys/cosign.pub"
+
+# Owned namespaces: a second registry hands its logins to the indexer (`auth: token`), which
+# grants push only in namespaces the user owns, and pull of private ones only to their members.
+if [ "${store#oci:}" = "$store" ]; then
+  port2=$(free_port)
+  mkdir -p "$out/registry2"
+  cat >"$out/registry2/config.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $out/registry2/data}}
+http: {addr: 127.0.0.1:$port2}
+auth: {token: {realm: "$RIGGING_INDEX_URL/auth/registry/token", service: demo-registry, issuer: rigging-demo,
+  rootcertbundle: $out/token-keys/ca.pem}}
+YAML
+  docker-registry serve "$out/registry2/config.yml" >"$out/registry2/log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$port2/v2/"
+  owned="127.0.0.1:$port2"
+  step "$indexer" admin --database "sqlite:///$out/index.db" user add alice
+  step "$indexer" admin --database "sqlite:///$out/index.db" namespace assign alice --owner alice --private
+  token=$("$indexer" admin --database "sqlite:///$out/index.db" token create --user alice --scope read,publish)
+  echo "(a publish token for alice: ${token:0:8}…)"
+  printf '\n\033[1m$ %s\033[0m\n' "$rigging login $owned -u alice --password-stdin"
+  echo "$token" | "$rigging" login "$owned" -u alice --password-stdin
+  step "$rigging" new "$out/alice-notes" --name alice/notes --version 0.1.0
+  step "$rigging" publish "$out/alice-notes" "$owned/alice/notes"
+  "$rigging" new "$out/acme-notes" --name acme/notes --version 0.1.0 >/dev/null
+  refused() {  # a command that must fail: shown, and the demo stops if it does not
+    printf '\n\033[1m$ %s\033[0m\n' "$*"
+    if "$@"; then echo "demo: that should have been refused" >&2; exit 1; fi
+  }
+  refused "$rigging" publish "$out/acme-notes" "$owned/acme/notes"   # acme is not alice's namespace
+  DOCKER_CONFIG="$out/nobody" refused "$rigging" pull "$owned/alice/notes:0.1.0" -o "$out/anonymous-pull"
+  RIGGING_TOKEN=$token step "$rigging" whoami
+fi
 
 # Rules a repository already has, for any agent, become a package.
 mkdir -p "$out/legacy/.cursor/rules" "$out/legacy/.claude/commands"

@@ -158,6 +158,14 @@ def test_a_matching_workload_token_buys_a_short_publish_token(setup, owner):
     again = exchange(stack, workload)
     assert again.status_code == 401 and "exchanged already" in again.json()["detail"]
 
+    # and when copies arrive at the same moment, still only one of them buys a token
+    from concurrent.futures import ThreadPoolExecutor
+
+    racing = stack.provider.workload_token("ci-acme", CI_SECRET, "urn:rigging")
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(r.status_code for r in pool.map(lambda _: exchange(stack, racing), range(8)))
+    assert statuses == [201] + [401] * 7, statuses
+
 
 def test_a_token_matching_publishers_of_two_namespaces_must_name_one(setup, owner):
     stack, _ = setup

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rigging_indexer.models import PUBLISH_ROLES, AccessToken, Membership, Namespace, User
@@ -127,4 +127,4 @@ def visible_namespace_clause(viewer: Viewer, column):  # noqa: ANN001, ANN201 - 
     hidden = select(Namespace.name).where(Namespace.private.is_(True))
     if viewer.readable:
         hidden = hidden.where(Namespace.name.not_in(sorted(viewer.readable)))
-    return or_(column.not_in(hidden))
+    return column.not_in(hidden)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -191,6 +204,18 @@ class AccessToken(Base):
     publishing belongs to its publisher (and so to one namespace), not to a user."""
 
     __tablename__ = "access_tokens"
+    # a CI token's name holds the workload token's jti: one exchange per workload token, even
+    # when two arrive at the same moment
+    __table_args__ = (
+        Index(
+            "uq_access_tokens_publisher_name",
+            "publisher_id",
+            "name",
+            unique=True,
+            postgresql_where=text("publisher_id IS NOT NULL"),
+            sqlite_where=text("publisher_id IS NOT NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True)
     publisher_id: Mapped[int | None] = mapped_column(

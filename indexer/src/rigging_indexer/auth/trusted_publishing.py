@@ -20,6 +20,7 @@ make the service fetch a URL of their choosing. A refusal is one line and never 
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -31,13 +32,14 @@ import jwt
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rigging_indexer.access import Viewer
 from rigging_indexer.auth import audit
 from rigging_indexer.auth.settings import AuthSettings
 from rigging_indexer.auth.tokens import caller, csrf_checked, issue
-from rigging_indexer.models import AccessToken, Namespace, TrustedPublisher
+from rigging_indexer.models import Namespace, TrustedPublisher
 
 # asymmetric algorithms only: "none" and HMAC (whose key would be the public JWK) never verify
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
@@ -243,24 +245,24 @@ def router(settings: Any) -> APIRouter:
         # the workload token's id names the token it bought, so the same workload token (a
         # leaked one, say) cannot buy a second: PyPI refuses reuse as well
         jti = claims.get("jti")
-        name = f"trusted publisher {publisher.id}"
-        if isinstance(jti, str) and jti:
-            name = f"{name} jti {jti}"[:100]
-            mine = (AccessToken.publisher_id == publisher.id, AccessToken.name == name)
-            if s.scalar(select(AccessToken.id).where(*mine)) is not None:
-                audit(f"trusted publishing refused: a workload token for publisher {publisher.id} came again")
-                raise HTTPException(401, "this workload token has been exchanged already; request a new one")
-        token, plaintext = issue(
-            s,
-            user_id=None,
-            name=name,
-            scopes=["read", "publish"],
-            namespaces=[namespace],
-            lifetime=timedelta(seconds=auth.ci_token_seconds),
-            kind="ci",
-            publisher_id=publisher.id,
-        )
-        s.commit()
+        once = jti if isinstance(jti, str) and jti else f"none {secrets.token_hex(8)}"  # no jti: nothing to match
+        name = f"trusted publisher {publisher.id} jti {once}"[:100]
+        try:  # the unique (publisher, name) index refuses a second exchange, even one at the same moment
+            token, plaintext = issue(
+                s,
+                user_id=None,
+                name=name,
+                scopes=["read", "publish"],
+                namespaces=[namespace],
+                lifetime=timedelta(seconds=auth.ci_token_seconds),
+                kind="ci",
+                publisher_id=publisher.id,
+            )
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            audit(f"trusted publishing refused: a workload token for publisher {publisher.id} came again")
+            raise HTTPException(401, "this workload token has been exchanged already; request a new one") from None
         audit(f"trusted publishing: publisher {publisher.id} of {namespace} got token {token.id} ({token.hint}…)")
         return {
             "token": plaintext,
