@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from rigging_indexer.models import PUBLISH_ROLES, AccessToken, Membership, Namespace, User
@@ -60,16 +60,17 @@ def _aware(moment: datetime) -> datetime:
 
 def namespace_roles(session: Session, user_id: int) -> dict[str, str]:
     """namespace -> the user's role in it: owner of their own, their membership's role in their
-    organisations'."""
-    own = session.execute(select(Namespace.name).where(Namespace.owner_user_id == user_id)).scalars()
-    roles = {name: "owner" for name in own}
-    rows = session.execute(
+    organisations' (one query: it runs for every request a token or a session makes)."""
+    own = select(Namespace.name, literal("owner").label("role")).where(Namespace.owner_user_id == user_id)
+    through = (
         select(Namespace.name, Membership.role)
         .join(Membership, Membership.organisation_id == Namespace.owner_organisation_id)
         .where(Membership.user_id == user_id)
     )
-    for name, role in rows:
-        roles.setdefault(name, role)
+    roles: dict[str, str] = {}
+    for name, role in session.execute(union_all(own, through)):
+        if role == "owner" or name not in roles:
+            roles[name] = role
     return roles
 
 
@@ -103,17 +104,40 @@ def viewer_for_token(session: Session, plaintext: str) -> Viewer | None:
     disabled. Callers answer None exactly as they answer a missing credential's failure."""
     if not plaintext.startswith(TOKEN_PREFIX):
         return None
-    token = session.scalar(select(AccessToken).where(AccessToken.hash == hash_token(plaintext)))
+    # the token and its user in one query, read as plain rows (no ORM objects to build)
+    token = session.execute(
+        select(
+            AccessToken.id,
+            AccessToken.user_id,
+            AccessToken.scopes,
+            AccessToken.namespaces,
+            AccessToken.expires,
+            AccessToken.revoked,
+            User.username,
+            User.admin,
+            User.disabled,
+        )
+        .outerjoin(User, User.id == AccessToken.user_id)
+        .where(AccessToken.hash == hash_token(plaintext))
+    ).first()
     if token is None or token.revoked is not None or _aware(token.expires) <= now():
         return None
-    scopes = frozenset(token.scopes or [])
+    scopes = frozenset(_json_list(token.scopes))
+    namespaces = None if token.namespaces is None else _json_list(token.namespaces)
     if token.user_id is None:  # a CI token from trusted publishing: its one namespace
-        allowed = frozenset(token.namespaces or [])
+        allowed = frozenset(namespaces or [])
         return Viewer(scopes=scopes, readable=allowed, publishable=allowed, token_id=token.id)
-    user = session.get(User, token.user_id)
-    if user is None or user.disabled:
+    if token.username is None or token.disabled:
         return None
-    return viewer_for_user(session, user, scopes=scopes, namespaces=token.namespaces, token_id=token.id)
+    user = User(id=token.user_id, username=token.username, admin=bool(token.admin))
+    return viewer_for_user(session, user, scopes=scopes, namespaces=namespaces, token_id=token.id)
+
+
+def _json_list(value: object) -> list[str]:
+    import json
+
+    found = json.loads(value) if isinstance(value, str) else value
+    return [str(item) for item in found or []]
 
 
 def private_namespaces(session: Session) -> set[str]:

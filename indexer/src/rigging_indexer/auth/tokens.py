@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from rigging_indexer.access import TOKEN_PREFIX, Viewer, hash_token, now
 from rigging_indexer.access import _aware as aware
-from rigging_indexer.auth import request_viewer
+from rigging_indexer.auth import viewer_of
 from rigging_indexer.models import AccessToken
 
 DEFAULT_DAYS = 90
@@ -95,7 +95,7 @@ def describe(token: AccessToken) -> dict[str, Any]:
 def caller(request: Request, *, change: bool = False) -> Viewer:
     """The signed-in user or token behind `request`: 401 for nobody; for a change, a token needs
     the publish scope (the CSRF check for sessions is the `require_csrf` dependency's)."""
-    viewer = request_viewer(request)
+    viewer = viewer_of(request)
     if viewer.anonymous:
         raise HTTPException(401, NOT_SIGNED_IN, headers={"WWW-Authenticate": "Bearer"})
     if change:
