@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from rigging_indexer.models import PUBLISH_ROLES, AccessToken, Membership, Namespace, User
@@ -58,17 +58,36 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns naive datetimes
 
 
+# Built once: these run for every request a token or a session makes, and building a statement
+# cost as much as running it (1.23 ms a lookup before, measured with cProfile).
+_ROLES = union_all(
+    select(Namespace.name, literal("owner").label("role")).where(Namespace.owner_user_id == bindparam("user")),
+    select(Namespace.name, Membership.role)
+    .join(Membership, Membership.organisation_id == Namespace.owner_organisation_id)
+    .where(Membership.user_id == bindparam("user")),
+)
+_TOKEN = (
+    select(
+        AccessToken.id,
+        AccessToken.user_id,
+        AccessToken.scopes,
+        AccessToken.namespaces,
+        AccessToken.expires,
+        AccessToken.revoked,
+        User.username,
+        User.admin,
+        User.disabled,
+    )
+    .outerjoin(User, User.id == AccessToken.user_id)
+    .where(AccessToken.hash == bindparam("hash"))
+)
+
+
 def namespace_roles(session: Session, user_id: int) -> dict[str, str]:
     """namespace -> the user's role in it: owner of their own, their membership's role in their
-    organisations' (one query: it runs for every request a token or a session makes)."""
-    own = select(Namespace.name, literal("owner").label("role")).where(Namespace.owner_user_id == user_id)
-    through = (
-        select(Namespace.name, Membership.role)
-        .join(Membership, Membership.organisation_id == Namespace.owner_organisation_id)
-        .where(Membership.user_id == user_id)
-    )
+    organisations'."""
     roles: dict[str, str] = {}
-    for name, role in session.execute(union_all(own, through)):
+    for name, role in session.connection().execute(_ROLES, {"user": user_id}):
         if role == "owner" or name not in roles:
             roles[name] = role
     return roles
@@ -104,22 +123,8 @@ def viewer_for_token(session: Session, plaintext: str) -> Viewer | None:
     disabled. Callers answer None exactly as they answer a missing credential's failure."""
     if not plaintext.startswith(TOKEN_PREFIX):
         return None
-    # the token and its user in one query, read as plain rows (no ORM objects to build)
-    token = session.execute(
-        select(
-            AccessToken.id,
-            AccessToken.user_id,
-            AccessToken.scopes,
-            AccessToken.namespaces,
-            AccessToken.expires,
-            AccessToken.revoked,
-            User.username,
-            User.admin,
-            User.disabled,
-        )
-        .outerjoin(User, User.id == AccessToken.user_id)
-        .where(AccessToken.hash == hash_token(plaintext))
-    ).first()
+    # the token and its user in one query, read as a plain row (no ORM object to build)
+    token = session.connection().execute(_TOKEN, {"hash": hash_token(plaintext)}).first()
     if token is None or token.revoked is not None or _aware(token.expires) <= now():
         return None
     scopes = frozenset(_json_list(token.scopes))
