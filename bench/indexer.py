@@ -50,6 +50,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -416,32 +417,7 @@ def load(
     distinct query of the mix is requested (unmeasured) so that each server process has seen
     it, then a second run measures the steady state, closed loop and then open loop at
     `open_fraction` of the closed loop's throughput. Without it, a closed loop and an open loop."""
-    import shutil
-
-    from tests.support.services import free_port, wait_http
-
-    if shutil.which("wrk") is None:
-        raise SystemExit("bench/indexer.py: wrk is missing; install it (apt-get install -y wrk)")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "rigging-indexer"),
-            "serve",
-            "--port",
-            str(port),
-            "--database",
-            database,
-            "--workers",
-            str(workers),
-            "--cache-entries",
-            str(cache_entries),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz", timeout=60, ok_statuses=(200,))
+    with _serving(database, workers, cache_entries) as base:
         runs = {}
         if cache_entries:
             runs["cache_cold"] = _wrk(base, clients, seconds, paths)
@@ -454,6 +430,29 @@ def load(
             rate = closed["requests_per_s"] * open_fraction
             runs[f"{label}_open"] = _wrk_open(base, clients, seconds, rate, paths)
         return runs
+
+
+@contextlib.contextmanager
+def _serving(database: str, workers: int, cache_entries: int) -> Iterator[str]:
+    """`rigging-indexer serve` on a free port (its base URL once it answers), stopped afterwards."""
+    import shutil
+
+    from tests.support.services import free_port, wait_http
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/indexer.py: wrk is missing; install it (apt-get install -y wrk)")
+    port = free_port()
+    indexer = str(Path(sys.executable).parent / "rigging-indexer")
+    options = ["--workers", str(workers), "--cache-entries", str(cache_entries)]
+    server = subprocess.Popen(
+        [indexer, "serve", "--port", str(port), "--database", database, *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", timeout=60, ok_statuses=(200,))
+        yield base
     finally:
         server.terminate()
         server.wait()
@@ -512,34 +511,9 @@ def visibility_runs(database: str, clients: int, seconds: int, workers: int, pat
     interleaved over `rounds` rounds: with no private namespace; with 10 of the 50 namespaces
     private, asked anonymously; and asked by their owner's token (the filter then also admits
     them). The median P95 of each kind is compared with the first's."""
-    import shutil
-
-    from tests.support.services import free_port, wait_http
-
-    if shutil.which("wrk") is None:
-        raise SystemExit("bench/indexer.py: wrk is missing; install it (apt-get install -y wrk)")
     token = _member_token(database)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "rigging-indexer"),
-            "serve",
-            "--port",
-            str(port),
-            "--database",
-            database,
-            "--workers",
-            str(workers),
-            "--cache-entries",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     kinds: dict[str, list[dict]] = {"none_private": [], "anonymous": [], "member": []}
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz", timeout=60, ok_statuses=(200,))
+    with _serving(database, workers, 0) as base:
         _wrk(base, clients, max(2, seconds // 3), paths)  # warm the database's caches, not measured
         for _ in range(rounds):
             _set_private(database, False)
@@ -547,9 +521,7 @@ def visibility_runs(database: str, clients: int, seconds: int, workers: int, pat
             _set_private(database, True)
             kinds["anonymous"].append(_wrk(base, clients, seconds, paths))
             kinds["member"].append(_wrk(base, clients, seconds, paths, {"Authorization": f"Bearer {token}"}))
-    finally:
-        server.terminate()
-        server.wait()
+    _set_private(database, False)  # as found: a kept --search-database measures the same next time
     out = {}
     for kind, runs in kinds.items():
         p95s = sorted(run["p95_ms"] for run in runs)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: scaffold a package (with a skill), validate it, pack it reproducibly, publish it, crawl
 # and search it with the indexer, install it into a project (for the agents that project already
-# uses), sign it and verify the signature; then turn a repository's own rules into a package.
+# uses), sign it and verify the signature; with a registry, publish into an owned namespace of a
+# registry whose logins the indexer decides (`auth: token`); then turn a repository's own rules
+# into a package.
 #
 # With Debian's docker-registry on PATH everything goes through a throw-away local registry;
 # without it, through `oci:` layout folders (a store of NS/NAME layouts): no server at all.
@@ -36,19 +38,22 @@ step "$rigging" new "$out/python-style" --skill pytest-fixer
 step "$rigging" validate "$out/python-style"
 step "$rigging" pack "$out/python-style" -o "$out/layout"
 
-if command -v docker-registry >/dev/null; then
+# start_registry FOLDER [CONFIG LINE]: a throw-away docker-registry; sets $registry_host
+start_registry() {
+  local port
   port=$(free_port)
-  mkdir -p "$out/registry"
-  cat >"$out/registry/config.yml" <<YAML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $out/registry/data}}
-http: {addr: 127.0.0.1:$port}
-YAML
-  docker-registry serve "$out/registry/config.yml" >"$out/registry/log" 2>&1 &
+  mkdir -p "$1"
+  printf '%s\n' "version: 0.1" "log: {level: error, accesslog: {disabled: true}}" \
+    "storage: {filesystem: {rootdirectory: $1/data}}" "http: {addr: 127.0.0.1:$port}" ${2:+"$2"} >"$1/config.yml"
+  docker-registry serve "$1/config.yml" >"$1/log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$port/v2/"
-  store="127.0.0.1:$port"      # where packages go
+  registry_host="127.0.0.1:$port"
+}
+
+if command -v docker-registry >/dev/null; then
+  start_registry "$out/registry"
+  store=$registry_host          # where packages go
   source_url="http://$store"   # what the indexer crawls
   project_registry="$store"    # the project's "registry"
   echo "(publishing to docker-registry at $store)"
@@ -102,20 +107,9 @@ step "$rigging" verify "$store/acme/python-style:1.2.0" --key "$out/keys/cosign.
 # Owned namespaces: a second registry hands its logins to the indexer (`auth: token`), which
 # grants push only in namespaces the user owns, and pull of private ones only to their members.
 if [ "${store#oci:}" = "$store" ]; then
-  port2=$(free_port)
-  mkdir -p "$out/registry2"
-  cat >"$out/registry2/config.yml" <<YAML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $out/registry2/data}}
-http: {addr: 127.0.0.1:$port2}
-auth: {token: {realm: "$RIGGING_INDEX_URL/auth/registry/token", service: demo-registry, issuer: rigging-demo,
-  rootcertbundle: $out/token-keys/ca.pem}}
-YAML
-  docker-registry serve "$out/registry2/config.yml" >"$out/registry2/log" 2>&1 &
-  pids+=($!)
-  wait_for "http://127.0.0.1:$port2/v2/"
-  owned="127.0.0.1:$port2"
+  start_registry "$out/registry2" "auth: {token: {realm: \"$RIGGING_INDEX_URL/auth/registry/token\", \
+service: demo-registry, issuer: rigging-demo, rootcertbundle: $out/token-keys/ca.pem}}"
+  owned=$registry_host
   step "$indexer" admin --database "sqlite:///$out/index.db" user add alice
   step "$indexer" admin --database "sqlite:///$out/index.db" namespace assign alice --owner alice --private
   token=$("$indexer" admin --database "sqlite:///$out/index.db" token create --user alice --scope read,publish)

@@ -8,16 +8,12 @@ import json
 import secrets
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from rigging_indexer import store
-from rigging_indexer.access import hash_token
-from rigging_indexer.models import AccessToken, Namespace, User
 
 from tests.catalog_publish import publish_catalogue
-from tests.support.index_db import fresh_index
+from tests.support.index_db import add_namespace, add_token, add_user, fresh_index, index_version
 from tests.support.indexer_server import INDEXER, start_indexer
 from tests.support.services import free_port, wait_http
 
@@ -36,48 +32,17 @@ def index(tmp_path) -> Iterator[tuple[str, str, object]]:
             server.wait(timeout=10)
 
 
-def _user_with_token(sessions, username: str, namespace: str, *, private: bool = True) -> str:
-    token = "rig_" + secrets.token_urlsafe(32)
-    with sessions() as s:
-        user = User(issuer="https://idp.test", subject=f"sub-{username}", username=username)
-        s.add(user)
-        s.flush()
-        s.add(Namespace(name=namespace, owner_user_id=user.id, private=private))
-        s.add(
-            AccessToken(
-                user_id=user.id,
-                name="cli",
-                hash=hash_token(token),
-                hint=token[:8],
-                scopes=["read", "publish"],
-                expires=datetime.now(UTC) + timedelta(days=1),
-            )
-        )
-        s.commit()
-    return token
-
-
-def _index_version(sessions, source: str, name: str, version: str, description: str) -> None:
-    digest = "sha256:" + secrets.token_hex(32)
-    with sessions() as s:
-        repo = store.repository(s, store.source(s, source), name)
-        config = {"name": name, "version": version, "description": description}
-        store.upsert_version(
-            s, repo, store.IndexedVersion(name, version, digest, digest, 1, config, readme=description)
-        )
-        store.set_tag(s, repo, version, digest)
-        s.commit()
-
-
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"DOCKER_CONFIG": str(tmp_path / "docker"), "RIGGING_CACHE_DIR": str(tmp_path / "cache"), **extra}
 
 
 def test_whoami_login_and_search_carry_the_token(index, tmp_path, cli):
     url, _, sessions = index
-    token = _user_with_token(sessions, "alice", "alice")
-    _index_version(sessions, "http://registry.test", "alice/secret-tool", "1.0.0", "zebra helper, private")
-    _index_version(sessions, "http://registry.test", "pub/open-tool", "1.0.0", "zebra helper, public")
+    alice = add_user(sessions, "alice")
+    add_namespace(sessions, "alice", owner=alice, private=True)
+    token = add_token(sessions, alice, scopes=("read", "publish"))
+    index_version(sessions, "alice/secret-tool", description="zebra helper, private")
+    index_version(sessions, "pub/open-tool", description="zebra helper, public")
     env = _env(tmp_path, RIGGING_INDEX_URL=url)
 
     anonymous = cli("search", "zebra", "--json", env=env)
@@ -125,7 +90,7 @@ def test_an_install_through_the_index_takes_the_versions_of_its_own_registry(reg
         timeout=120,
     )
     assert crawled.returncode == 0, crawled.stderr
-    _index_version(sessions, "http://elsewhere.test", "same-name/pkg", "9.9.9", "the other registry's")
+    index_version(sessions, "same-name/pkg", "9.9.9", source="http://elsewhere.test")
     project = tmp_path / "project"
     project.mkdir()
     (project / "rigging.json").write_text(

@@ -333,7 +333,7 @@ def test_oauth2_form_as_containerd_posts_it(world):
     alone) answers an access_token; without credentials it is refused, as the spec says."""
     import urllib.parse
 
-    from tests.support.token_registry import send_request
+    from tests.support.indexer_server import send_request
 
     servers, _, _, tokens, _ = world
 

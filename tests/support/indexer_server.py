@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 INDEXER = Path(sys.executable).parent / "rigging-indexer"
 
@@ -39,20 +41,27 @@ def start_indexer(
 
 def api_get(url: str, token: str | None = None) -> tuple[int, object]:
     """(status, JSON body or text) of a GET, errors included, as a bearer of `token` (or nobody)."""
-    import json
-    import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
+    return send_request(
+        urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
+    )
+
+
+def send_request(request: urllib.request.Request) -> tuple[int, Any]:
+    """(status, JSON body, text or None) of a request, errors included."""
+    import json
+    import urllib.error
+
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback test server
-            status, body = response.status, response.read()
+            status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read()
+        status, raw = exc.code, exc.read()
     try:
-        return status, json.loads(body)
+        return status, json.loads(raw) if raw else None
     except ValueError:
-        return status, body.decode("utf-8", "replace")
+        return status, raw.decode("utf-8", "replace")
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.indexer_server import INDEXER
+from tests.support.indexer_server import INDEXER, send_request
 from tests.support.registry import REGISTRY_BINARY, Registry, RegistryServer
 from tests.support.services import free_port, unavailable, wait_http
 
@@ -200,18 +200,6 @@ def api_call(index: str, method: str, path: str, token: str | None = None, body:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
     return send_request(urllib.request.Request(index + path, data=data, method=method, headers=headers))  # noqa: S310
-
-
-def send_request(request: urllib.request.Request) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback test server
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode("utf-8", "replace")
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
