@@ -8,6 +8,9 @@ revoked through the API stops working within a second."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -152,3 +155,66 @@ def test_sign_in_claim_publish_refuse_and_revoke(world):
     assert (
         httpx.get(f"{world.stack.index}/api/v1/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     )
+
+
+def test_the_crawler_reads_a_token_registry_with_credentials_by_reference(world):
+    """The indexer crawls the registry its token service guards with a service account's token,
+    found by reference (the docker config DOCKER_CONFIG names), never in its settings; what it
+    indexes from a private namespace stays private."""
+    from tests.support.indexer_server import INDEXER
+
+    database = world.stack.database
+    ada = Browser(world, "ada")
+    assert ada.send("POST", "/api/v1/namespaces", {"name": "ada-crawled", "private": True}).status_code == 201
+    token = ada.send("POST", "/api/v1/tokens", {"name": "ci", "scopes": ["read", "publish"]}).json()["token"]
+    env = _env(world, "crawl-publisher")
+    assert (
+        run_cli("login", world.registry.host, "-u", "ada", "--password-stdin", input=token + "\n", env=env).returncode
+        == 0
+    )
+    folder = world.tmp / "src-crawled"
+    make_package(folder, "ada-crawled/notes", "1.0.0")
+    assert run_cli("publish", folder, f"{world.registry.host}/ada-crawled/notes", env=env).returncode == 0
+
+    def admin(*args: str) -> str:
+        done = subprocess.run([str(INDEXER), "admin", "--database", database, *args], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def crawl(docker_config: Path) -> subprocess.CompletedProcess[str]:
+        source = f"http://{world.registry.host}"
+        return subprocess.run(
+            [str(INDEXER), "crawl", "--once", "--database", database, "--source", source],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DOCKER_CONFIG": str(docker_config)},
+            timeout=120,
+        )
+
+    anonymous = crawl(world.tmp / "crawler-nobody")  # no credentials: the registry's catalog is refused
+    assert anonymous.returncode != 0 and "Traceback" not in anonymous.stderr, anonymous.stderr
+    assert "refuses _catalog with no credentials for" in anonymous.stderr and "`rigging login" in anonymous.stderr
+    admin("user", "add", "crawler", "--admin")
+    secret = admin("token", "create", "--user", "crawler", "--scope", "read")
+    crawler_config = world.tmp / "crawler-docker"
+    login = run_cli(
+        "login",
+        world.registry.host,
+        "-u",
+        "crawler",
+        "--password-stdin",
+        input=secret + "\n",
+        env={"DOCKER_CONFIG": str(crawler_config)},
+    )
+    assert login.returncode == 0, login.stderr
+    crawled = crawl(crawler_config)
+    assert crawled.returncode == 0, crawled.stderr
+    assert json.loads(crawled.stdout.strip().splitlines()[-1])["indexed"] >= 1
+    assert secret not in crawled.stdout + crawled.stderr
+
+    def found(headers: dict[str, str]) -> list[str]:
+        answer = httpx.get(f"{world.stack.index}/api/v1/packages", params={"q": "notes"}, headers=headers)
+        return [hit["name"] for hit in answer.json()["results"]]
+
+    assert "ada-crawled/notes" not in found({})
+    assert "ada-crawled/notes" in found({"Authorization": f"Bearer {token}"})

@@ -121,9 +121,21 @@ class Crawler:
         elif prefix.count("/") >= 1:
             paths = [prefix]
         else:
-            listed = self.client(kind, where).catalog()
+            client = self.client(kind, where)
+            listed = client.catalog()
             if listed is None:
-                raise RiggingError(f"{url}: the registry refuses _catalog; list repositories as {url}/NAMESPACE/NAME")
+                from rigging.registry.credentials import ANONYMOUS, config_path
+
+                # credentials come by reference only: the docker config (or its helpers) for that host
+                login = (
+                    f"with no credentials for {where} in {config_path()}; log in there as an account that "
+                    f"may list it (`rigging login {where}`), or"
+                    if client.auth.credentials == ANONYMOUS
+                    else "to these credentials;"
+                )
+                raise RiggingError(
+                    f"{url}: the registry refuses _catalog {login} list repositories as {url}/NAMESPACE/NAME"
+                )
             paths = [p for p in listed if not prefix or p.startswith(prefix + "/")]
         with self.sessions() as session:
             src = store.source(session, url)
