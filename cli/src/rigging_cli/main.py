@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "new": ("new", "scaffold a package folder that validates, or add a skill to one"),
     "import": ("import_repo", "turn a repository's rules, commands and skills into a package folder"),
     "validate": ("validate", "check a package folder against the package rules"),
+    "scan": ("scan", "check a package folder for hidden text, injection, exfiltration and secrets"),
     "pack": ("pack", "write a package as a reproducible OCI image layout"),
     "publish": ("publish", "push a package to an OCI registry (or oci: layout)"),
     "pull": ("pull", "download and unpack a package by tag or digest"),
