@@ -82,6 +82,8 @@ def test_an_install_through_the_index_takes_the_versions_of_its_own_registry(reg
     """Another source holds a package of the same name with newer versions: the installer asks
     the index for its registry's package, not for whichever package has that name."""
     url, database, sessions = index
+    # indexed first, so that an index asked by name alone would answer with this one
+    index_version(sessions, "same-name/pkg", "9.9.9", source="http://elsewhere.test")
     publish_catalogue(tmp_path / "pub", registry.host, {"same-name/pkg": {"1.0.0": {}}})
     crawled = subprocess.run(
         [str(INDEXER), "crawl", "--once", "--database", database, "--source", f"http://{registry.host}/same-name/pkg"],
@@ -90,7 +92,6 @@ def test_an_install_through_the_index_takes_the_versions_of_its_own_registry(reg
         timeout=120,
     )
     assert crawled.returncode == 0, crawled.stderr
-    index_version(sessions, "same-name/pkg", "9.9.9", source="http://elsewhere.test")
     project = tmp_path / "project"
     project.mkdir()
     (project / "rigging.json").write_text(

@@ -145,10 +145,6 @@ def _json_list(value: object) -> list[str]:
     return [str(item) for item in found or []]
 
 
-def private_namespaces(session: Session) -> set[str]:
-    return set(session.execute(select(Namespace.name).where(Namespace.private.is_(True))).scalars())
-
-
 def visible_namespace_clause(viewer: Viewer, column):  # noqa: ANN001, ANN201 - a SQLAlchemy column
     """A WHERE clause keeping rows whose namespace (`column`) this viewer may read."""
     if viewer.admin:
