@@ -61,6 +61,7 @@ def test_every_wheel_built_from_its_sdist_holds_the_schemas(wheels):
     with zipfile.ZipFile(core) as zf:
         for schema in ("rigging.schema.json", "project.schema.json"):
             assert json.loads(zf.read(f"rigging/schema/{schema}"))["$schema"], schema
+        assert zf.read("rigging/scan/rules/semgrep.yml").startswith(b"# Rigging's Semgrep pack"), "the rule pack"
 
 
 def test_cli_wheel_requires_no_server_library(wheels):

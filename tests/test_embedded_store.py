@@ -277,7 +277,20 @@ def test_the_indexer_crawls_a_store_and_search_finds_its_packages(cli, tmp_path,
 
 # -- the demo -------------------------------------------------------------------------------
 
-DEMO_STEPS = ("new", "validate", "pack", "publish", "crawl", "search", "add", "sign", "verify", "import")
+DEMO_STEPS = (
+    "new",
+    "validate",
+    "pack",
+    "publish",
+    "crawl",
+    "search",
+    "add",
+    "sign",
+    "verify",
+    "info",
+    "scan",
+    "import",
+)
 
 
 def _path_without(tool: str, bin_dir: Path) -> str:
@@ -310,6 +323,8 @@ def _run_demo(tmp_path: Path, path: str) -> tuple[subprocess.CompletedProcess, P
     assert "pulled files are identical to the source" in result.stdout
     assert "verified sha256:" in result.stdout and "signed by key" in result.stdout
     assert "acme/python-style" in result.stdout.split("search python", 1)[1]
+    assert ": passed (0 block" in result.stdout, "the published package scans clean"
+    assert "publish refused" in result.stderr and "RIG-S010" in result.stderr, "the demo's injected rule"
     assert (out / "project" / ".cursor" / "rules").is_dir() and (out / "project" / ".claude").is_dir()
     assert (out / "imported" / "rigging.json").is_file()
     return result, out

@@ -17,6 +17,9 @@ ANN_REVISION = "org.opencontainers.image.revision"
 ANN_LICENSES = "org.opencontainers.image.licenses"
 ANN_CREATED = "org.opencontainers.image.created"
 ANN_REF_NAME = "org.opencontainers.image.ref.name"
+# `rigging publish --allow-blocked REASON`: the reason, and the blocking rule ids it overrode
+ANN_SCAN_OVERRIDE = "dev.rigging.scan.override"
+ANN_SCAN_FINDINGS = "dev.rigging.scan.findings"
 
 # ORAS reads these to unpack a directory layer: the digest of the uncompressed tar and a flag.
 ANN_ORAS_CONTENT_DIGEST = "io.deis.oras.content.digest"

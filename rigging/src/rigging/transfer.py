@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +135,28 @@ def _package_from_source(source: str) -> Package:
     return package
 
 
+def with_annotations(package: Package, annotations: dict[str, str]) -> Package:
+    """The package with `annotations` added to its manifest's, written as packing writes them
+    (sorted keys, compact JSON), so the same input and annotations give the same digest."""
+    if not annotations:
+        return package
+    manifest = json.loads(package.manifest_bytes)
+    manifest["annotations"] = dict(sorted({**(manifest.get("annotations") or {}), **annotations}.items()))
+    data = json.dumps(manifest, separators=(",", ":"), ensure_ascii=False).encode()
+    return Package(data, manifest, package.config, package.layers, package.blobs)
+
+
+def package_files(package: Package) -> Iterator[tuple[str, bytes]]:
+    """(path, content) of every file a held package unpacks to, checked as untrusted (as pull is)."""
+    from rigging.archive import iter_layer
+
+    title = package.content_title(str(_config_of(package).get("name", "")))
+    yield from iter_layer(package.blobs[package.content_layer.digest], title, label="content layer")
+    if package.docs_layer is not None:
+        for rel, data in iter_layer(package.blobs[package.docs_layer.digest], "docs", docs=True, label="docs layer"):
+            yield "docs/" + rel, data
+
+
 def _config_of(package: Package) -> dict[str, Any]:
     data = package.blobs[package.config.digest]
     try:
@@ -164,11 +186,16 @@ def publish(
     plain_http: bool = False,
     ca_file: str | None = None,
     progress: Progress | None = None,
+    check: Callable[[Package], dict[str, str]] | None = None,
 ) -> dict[str, Any]:
+    """`check` sees the package before anything is pushed: it may refuse (raise), or return
+    annotations to add to the manifest (the publish gate's override)."""
     ref = parse_ref(target)
     if ref.digest:
         raise UsageError(f"{target}: publish to a repository, not a digest")
     package = _package_from_source(source)
+    if check is not None:
+        package = with_annotations(package, check(package))
     config = _config_of(package)
     name, version = config["name"], config["version"]
     if isinstance(ref, LayoutRef):

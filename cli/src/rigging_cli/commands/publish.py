@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from rigging_cli.transport_args import add_transport, transfer_progress
 
@@ -26,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keyless", action="store_true", help="with --sign: a Sigstore certificate for your identity")
     parser.add_argument("--format", choices=("bundle", "legacy"), default="bundle", help="with --sign: storage format")
     parser.add_argument("--identity-token", metavar="JWT", help="with --keyless: the OIDC token to use")
+    parser.add_argument(
+        "--allow-blocked",
+        metavar="REASON",
+        help="publish despite the scan's block findings; the reason and the rule ids go into the manifest",
+    )
     add_transport(parser)
 
 
@@ -47,16 +53,26 @@ def run(args: argparse.Namespace) -> int:
 
         key = load_private_key(Path(args.key), password())
 
-    with transfer_progress(args) as progress:
-        result = publish(
-            args.source,
-            args.target,
-            extra_tags=args.tag,
-            force=args.force,
-            plain_http=args.plain_http,
-            ca_file=args.ca_file,
-            progress=progress,
-        )
+    from rigging.scan.gate import PublishBlockedError, override_reason, publish_check
+
+    check = publish_check(override_reason(args.allow_blocked))
+    try:
+        with transfer_progress(args) as progress:
+            result = publish(
+                args.source,
+                args.target,
+                extra_tags=args.tag,
+                force=args.force,
+                plain_http=args.plain_http,
+                ca_file=args.ca_file,
+                progress=progress,
+                check=check,
+            )
+    except PublishBlockedError as exc:
+        if not args.json:  # --json carries them in the error's details
+            for finding in exc.findings:
+                print(f"rigging: error: {finding.format()}", file=sys.stderr)
+        raise
     if args.sign:
         result["signature"] = _sign(args, result, key)
     if args.json:

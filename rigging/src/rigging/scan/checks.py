@@ -95,8 +95,11 @@ class Source:
         return self.text[self.starts[number - 1] : end]
 
     def in_code(self, offset: int) -> bool:
+        return self.code_span(offset) is not None
+
+    def code_span(self, offset: int) -> tuple[int, int] | None:
         i = bisect.bisect_right(self._code_starts, offset) - 1
-        return i >= 0 and self.code[i][0] <= offset < self.code[i][1]
+        return self.code[i] if i >= 0 and self.code[i][0] <= offset < self.code[i][1] else None
 
     def context(self, offset: int, lines: int = 3) -> str:
         """The line at `offset` and the few before it: where a "don't do this" would be said."""
@@ -236,15 +239,21 @@ def check_injection(src: Source) -> Iterator[Finding]:
             yield src.finding(
                 "RIG-S010", "info", line, f"injection phrase {phrase!r} quoted in code (not an instruction)"
             )
-        elif _quoted(src.text, match):
-            # a document naming the attack ("ignore previous instructions") rather than making it
-            yield src.finding("RIG-S010", "warn", line, f"injection phrase {phrase!r} in quotation marks")
+        elif _quoted(src.text, match) and DISCUSSION.search(src.line_text(line)):
+            # a document naming the attack (Attackers write "ignore previous instructions") rather
+            # than making it; quotation marks alone would let any injection through as a warning
+            yield src.finding("RIG-S010", "warn", line, f"injection phrase {phrase!r} quoted in a sentence about it")
         else:
             yield src.finding(
                 "RIG-S010", "block", line, f"prompt-injection phrase {phrase!r} in the text an agent reads"
             )
 
 
+DISCUSSION = re.compile(
+    r"\b(?:attack\w*|phrases?|examples?|e\.g\.|such\s+as|injections?|malicious|markers?|jailbreaks?|"
+    r"watch\s+for|look\s+for|detect\w*|classic|patterns?|treat)\b",
+    re.IGNORECASE,
+)
 QUOTES = {'"': '"', "\u201c": "\u201d", "'": "'"}
 
 
@@ -377,22 +386,60 @@ DECODE_EXEC = Folded(
     r"|(?:exec|eval)\s*\(\s*(?:base64\.b64decode|atob|buffer\.from\([^)]*base64)",
     ("base64", "atob"),
 )
+# Split by what each form must contain, so a file without it skips the expression (see Folded)
+REVERSE_SHELLS = (
+    Folded(r"/dev/(?:tcp|udp)/[\w.$-]+/\w+", ("/dev/tcp", "/dev/udp")),
+    Folded(
+        r"\b(?:nc|ncat|netcat)\s[^\n|;&]*-(?:e|c)\s*(?:/usr)?(?:/bin/)?(?:ba|z|da)?sh\b",
+        ("/bin/", "-e sh", "-e bash", "-c sh", "-c bash", "-e zsh"),
+    ),
+    Folded(r"\bsocat\b[^\n]*\bexec:[^\n]*\bsh\b", ("socat",)),
+    Folded(r"\bmkfifo\b[^\n]*\|\s*(?:/bin/)?(?:ba)?sh\s+-i[^\n]*\|\s*(?:nc|ncat|netcat)\b", ("mkfifo",)),
+)
+SYSTEM_CHANGE = Folded(
+    r"(?:>>?|\btee\s+(?:-a\s+)?)\s*/etc/(?:sudoers|passwd|shadow|hosts|ld\.so\.preload|profile)\b"
+    r"|\bnopasswd\s*:\s*all\b"
+    r"|\bchmod\s+(?:-r\s+)?(?:0?777|a\+rwx)\s+(?:/|~|\$home)(?:\s|$|/etc|/usr|/bin)"
+    r"|\bchmod\s+(?:[ugo]*\+s|[24][0-7]{3})\s+(?:/bin/|/usr/bin/)\S+"
+    r"|\brm\s+-(?:rf|fr|r\s+-f|f\s+-r)\s+(?:--no-preserve-root\s+)?(?:/|~/?|\$home/?|/\*)(?=\s|$|[;&|\"'`])",
+    ("/etc/", "nopasswd", "chmod", "rm "),
+)
+MINER = Folded(
+    r"stratum\+(?:tcp|ssl|tls)://|\bxmrig\b|\bminerd\b|\bcpuminer\b|\bnbminer\b", ("stratum", "miner", "xmrig")
+)
 NEGATED = re.compile(r"\b(?:don't|do\s+not|never|avoid|instead\s+of|unsafe|insecure|dangerous|bad)\b|❌", re.I)
 NPX = re.compile(r"\bnpx\s+(?:-y|--yes)\s+(?:--?\S+\s+)*(@?[\w.-]+(?:/[\w.-]+)?(?:@\S+)?)")
 PIP = re.compile(r"\bpip[\d.]*\s+install\s+([^\n;&|#'\"`{}()]+)")
+
+
+def _counter_example(src: Source, offset: int) -> bool:
+    """Markdown showing a command in code, after prose that warns against it ("Never do this:").
+
+    Only the prose before the code counts: a "never" a file writes inside the code, or beside a
+    command it means to run, is as easy to copy as the command; and a script is never an example."""
+    span = src.code_span(offset) if src.markdown else None
+    if span is None:
+        return False
+    start = span[0]
+    line_start = src.starts[src.line(start) - 1]
+    before = src.context(line_start - 1, lines=2) if line_start > 0 else ""
+    return bool(NEGATED.search(before + "\n" + src.text[line_start:start]))
 
 
 def check_execution(src: Source, script: bool) -> Iterator[Finding]:
     for pattern, rule, what in (
         (PIPE_TO_SHELL, "RIG-S030", "pipes a download into a shell"),
         (DECODE_EXEC, "RIG-S031", "executes base64-decoded content"),
+        *((shell, "RIG-S034", "wires a shell to a network connection") for shell in REVERSE_SHELLS),
+        (SYSTEM_CHANGE, "RIG-S035", "changes the system outside the project"),
+        (MINER, "RIG-S036", "runs a cryptocurrency miner"),
     ):
         for match in src.search(pattern):
             line = src.line(match.start())
             command = " ".join(src.span(match).split())[:100]
             severity: Severity = "block"
             reason = f"{what}: {command!r}"
-            if src.markdown and NEGATED.search(src.context(match.start())):
+            if _counter_example(src, match.start()):
                 severity, reason = "info", f"{what} as a counter-example: {command!r}"
             yield src.finding(rule, severity, line, reason)
     if not script:
@@ -564,8 +611,9 @@ def scan_source(file: TextFile, caps: Capabilities) -> list[Finding]:
     ]
 
 
-def scan_package(root: Path) -> ScanReport:
-    """Run every built-in check over the package folder `root`."""
+def builtin_scan(root: Path) -> ScanReport:
+    """Run every built-in check over the package folder `root` (`rigging.scan.scan_package` adds
+    validation and Semgrep to this)."""
     report = ScanReport(str(root))
     for item in read_package(root):
         if isinstance(item, Skipped):
@@ -573,6 +621,5 @@ def scan_package(root: Path) -> ScanReport:
             continue
         report.files += 1
         report.findings.extend(scan_source(item, report.capabilities))
-    order = {"block": 0, "warn": 1, "info": 2}
-    report.findings.sort(key=lambda f: (order[f.severity], f.file, f.line, f.rule))
+    report.sort()
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections.abc import Iterator
@@ -45,10 +46,11 @@ def read_package(root: Path) -> Iterator[TextFile | Skipped]:
             if count > MAX_FILES:
                 yield Skipped(rel, f"more than {MAX_FILES} files")
                 return
-            yield _read(path, rel)
+            yield read_file(path, rel)
 
 
-def _read(path: Path, rel: str) -> TextFile | Skipped:
+def read_file(path: Path, rel: str) -> TextFile | Skipped:
+    """One file, never through a symlink, as text (UTF-8, or UTF-16/32 with a BOM) or why not."""
     try:
         # O_NONBLOCK: a FIFO planted in the package must not hang the scan (checked just below)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
@@ -61,6 +63,19 @@ def _read(path: Path, rel: str) -> TextFile | Skipped:
         data = stream.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         return Skipped(rel, f"larger than {MAX_FILE_BYTES // 1024} KiB")
+    # UTF-16/32 text is full of NUL bytes, and agents read it: a BOM says it is text, not binary
+    for bom, codec in BOMS:
+        if data.startswith(bom):
+            return TextFile(rel, data[len(bom) :].decode(codec, "replace"))
     if b"\0" in data[:8192]:
         return Skipped(rel, "binary")
     return TextFile(rel, data.decode("utf-8", "replace"))
+
+
+# UTF-32 first: its little-endian BOM begins with UTF-16's
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)

@@ -74,6 +74,21 @@ RULES: dict[str, Rule] = {
         "pip install of a package without an exact version",
         "pin with ==X.Y.Z (better: a requirements file with --require-hashes)",
     ),
+    "RIG-S034": Rule(
+        "reverse-shell",
+        "a shell wired to a network connection (/dev/tcp, nc -e, socat exec)",
+        "remove it; a package never hands a shell to another machine",
+    ),
+    "RIG-S035": Rule(
+        "system-modification",
+        "changes the system outside the project: sudoers, world-writable or setuid files, rm -rf of home or /",
+        "remove it; a package changes files in the project only",
+    ),
+    "RIG-S036": Rule(
+        "crypto-miner",
+        "runs a cryptocurrency miner (xmrig, stratum pools)",
+        "remove it",
+    ),
     "RIG-S040": Rule(
         "wildcard-allowed-tools",
         "allowed-tools grants every shell command",
@@ -91,6 +106,79 @@ RULES: dict[str, Rule] = {
     ),
     "RIG-S090": Rule(
         "not-scanned", "a file the scan skipped (symlink, too large, binary)", "remove it from the package"
+    ),
+    # `rigging validate` problems: a package pushed with another OCI client is held to the same rules
+    "RIG-V001": Rule(
+        "invalid-package", "a problem `rigging validate` refuses (an error)", "fix it as `rigging validate` says"
+    ),
+    "RIG-V002": Rule(
+        "package-warning", "a problem `rigging validate` warns about", "fix it as `rigging validate` says"
+    ),
+    # The Semgrep pack (rigging/scan/rules/semgrep.yml): each rule's metadata names one of these
+    "RIG-G010": Rule(
+        "jailbreak-phrase",
+        "jailbreak or role-override phrases the built-in checks do not know",
+        "remove the phrase; an example of one belongs inside a code span or block",
+    ),
+    "RIG-G011": Rule(
+        "hidden-markup",
+        "HTML that hides text from the reader (display:none, zero size, white on white)",
+        "delete the hidden element, or make its text visible",
+    ),
+    "RIG-G020": Rule(
+        "exfiltration-instruction",
+        "an instruction to send files, secrets or the conversation to a URL",
+        "remove the instruction; a package never sends data anywhere",
+    ),
+    "RIG-G050": Rule(
+        "leaked-secret-format",
+        "a credential in a format the built-in checks do not know (Google, Stripe, GitLab, npm, Anthropic, HF)",
+        "remove it and revoke it now; everyone who has the package has it",
+    ),
+    "RIG-G101": Rule(
+        "python-shell-of-download",
+        "Python runs downloaded content in a shell (subprocess shell=True, os.system) or exec",
+        "ship the script in the package; never run what was just downloaded",
+    ),
+    "RIG-G102": Rule(
+        "python-exec-of-decoded",
+        "Python eval/exec/compile of base64-, zlib- or marshal-decoded content",
+        "ship the code in the package as readable text",
+    ),
+    "RIG-G103": Rule(
+        "python-secrets-to-network",
+        "Python sends environment secrets or credential files over the network",
+        "do not send secrets anywhere; the agent's environment is not the package's",
+    ),
+    "RIG-G104": Rule(
+        "python-reverse-shell",
+        "Python connects a socket to a shell (dup2 of the socket, then a shell or pty)",
+        "remove it; a package never hands a shell to another machine",
+    ),
+    "RIG-G201": Rule(
+        "shell-run-of-download",
+        'a shell script runs downloaded content (sh -c "$(curl …)", eval, source <(curl …))',
+        "download to a file, verify its checksum, then run it",
+    ),
+    "RIG-G202": Rule(
+        "shell-run-of-decoded",
+        "a shell script runs base64-decoded content",
+        "ship the script in the package as readable text",
+    ),
+    "RIG-G203": Rule(
+        "shell-credentials-to-network",
+        "a shell script sends credential files (~/.ssh, ~/.aws, .env) or the environment over the network",
+        "do not read credentials in a script that talks to the network",
+    ),
+    "RIG-G301": Rule(
+        "js-exec-of-download",
+        "JavaScript runs fetched content (child_process exec, eval, new Function)",
+        "ship the code in the package; never run what was just downloaded",
+    ),
+    "RIG-G302": Rule(
+        "js-secrets-to-network",
+        "JavaScript sends process.env or credential files over the network",
+        "do not send secrets anywhere; the agent's environment is not the package's",
     ),
 }
 
@@ -159,6 +247,7 @@ class ScanReport:
     files: int = 0
     findings: list[Finding] = field(default_factory=list)
     capabilities: Capabilities = field(default_factory=Capabilities)
+    semgrep: bool = False  # whether the Semgrep pack ran (built-ins always do)
 
     @property
     def blocked(self) -> bool:
@@ -167,11 +256,16 @@ class ScanReport:
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for f in self.findings if f.severity == s) for s in SEVERITIES}
 
+    def sort(self) -> None:
+        order = {"block": 0, "warn": 1, "info": 2}
+        self.findings.sort(key=lambda f: (order[f.severity], f.file, f.line, f.rule))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "root": self.root,
             "files": self.files,
             "blocked": self.blocked,
+            "semgrep": self.semgrep,
             "counts": self.counts(),
             "findings": [f.as_dict() for f in self.findings],
             "capabilities": self.capabilities.as_dict(),
