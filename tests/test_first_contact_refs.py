@@ -302,6 +302,7 @@ def test_the_project_schema_and_the_fast_check_agree():
     source = Path(__file__).resolve().parent.parent / "oci-media-types" / "schema" / "project.schema.json"
     assert schema == json.loads(source.read_text()), "the shipped schema is oci-media-types' own"
     keyed = {"keys": ["k.pub"]}
+    attested = {"packages": "*", "attestations": ["scan", "approval"], "keys": ["keys/index.pub"]}
     documents = [
         {},
         {"dependencies": {"acme/x": "^1.2"}, "registry": "ghcr.io/acme", "registries": {"v": "oci:./store"}},
@@ -332,6 +333,25 @@ def test_the_project_schema_and_the_fast_check_agree():
         {"signatures": {"required": [keyed]}},
         {"registry": 5},
         {"registries": {"acme": 5}},
+        {"signatures": {"require": [attested]}},
+        {"signatures": {"mode": "warn", "require": [{"packages": "acme/*", "keys": ["a.pub"]}, attested]}},
+        {"signatures": {"require": [{**attested, "attestations": []}]}},
+        {"signatures": {"require": [{**attested, "attestations": ["scan", "scan"]}]}},
+        {"signatures": {"require": [{**attested, "attestations": ["review"]}]}},
+        {"signatures": {"require": [{**attested, "issuer": "https://i", "identity": "me"}]}},
+        {"signatures": {"require": [{"attestations": ["scan"], "issuer": "https://i", "identity": "me"}]}},
+        {"capabilities": {"deny": ["scripts", "network", "hooks", "tools", "outside-paths"]}},
+        {"capabilities": {"allow": []}},
+        {"capabilities": [{"packages": "acme/*", "allow": ["network"]}, {"deny": ["hooks"]}]},
+        {"capabilities": {"deny": []}},
+        {"capabilities": {"deny": ["script"]}},
+        {"capabilities": {"deny": ["hooks", "hooks"]}},
+        {"capabilities": {"allow": ["hooks"], "deny": ["scripts"]}},
+        {"capabilities": {"packages": "acme/*"}},
+        {"capabilities": {"deny": ["hooks"], "packages": 1}},
+        {"capabilities": {"deny": ["hooks"], "package": "acme/*"}},
+        {"capabilities": []},
+        {"capabilities": "scripts"},
     ]
     for document in documents:
         try:

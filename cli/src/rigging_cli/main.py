@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pack": ("pack", "write a package as a reproducible OCI image layout"),
     "publish": ("publish", "push a package to an OCI registry (or oci: layout)"),
     "pull": ("pull", "download and unpack a package by tag or digest"),
+    "info": ("info", "show a version: metadata, signatures, attestations and capabilities"),
     "docs": ("docs", "show a package's documentation, or extract it with -o"),
     "login": ("login", "store credentials for a registry (docker-compatible)"),
     "logout": ("logout", "forget a registry's credentials"),

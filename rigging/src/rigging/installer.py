@@ -244,38 +244,45 @@ def _check_manifests(packages: dict[str, LockedPackage], cache: BlobCache, netwo
 def _check_signatures(
     project: Project, packages: dict[str, LockedPackage], network: _Network, result: InstallResult
 ) -> None:
-    """Verify each package its policy rule covers; record the signer; refuse (enforce) or warn."""
-    import fnmatch
-
+    """Check each package against every rule that covers it: a signature from one of the rule's
+    signers, or (a rule with "attestations") the index's attestations signed by one of its keys.
+    Record what was verified; refuse (enforce) or warn when a rule does not hold."""
+    from rigging.install_policy import check_attestations, matching_rules
     from rigging.reference import RegistryRef
     from rigging.signing.verifier import Identity, Requirements, verify_reference
 
     assert project.signatures is not None
     enforce = project.signatures["mode"] == "enforce"
     for name, package in sorted(packages.items()):
-        rule = next(
-            (r for r in project.signatures["require"] if fnmatch.fnmatchcase(name, r.get("packages", "*"))), None
-        )
-        if rule is None:
-            continue
-        requirements = Requirements(
-            keys=[project.root / k for k in rule.get("keys", [])],
-            identities=[Identity(rule["issuer"], rule.get("identity"), rule.get("identityRegexp"))]
-            if rule.get("issuer")
-            else [],
-            offline=bool(rule.get("offline", False)),
-        )
+        package.signer, package.attestations = None, {}
         host, _, repository = package.source.partition("/")
-        ref = RegistryRef(host, repository, digest=package.manifest)
-        _, verified, problems = verify_reference(network.client(host), ref, requirements)
-        if verified:
-            package.signer = verified[0].signer
-            continue
-        why = "; ".join(problems) if problems else "it has no signatures"
-        message = f"{name} {package.version} ({package.manifest}) is not signed as rigging.json requires: {why}"
-        if enforce:
-            raise RiggingError(message + "; nothing was installed")
-        result.warnings.append(message)
+        for rule in matching_rules(project.signatures["require"], name):
+            where = f"{name} {package.version} ({package.manifest})"
+            if "attestations" in rule:
+                signers, why = check_attestations(network.client(host), package, rule, project.root)
+                package.attestations.update(signers)
+                message = (
+                    f"{where} lacks the attestations rigging.json requires ({', '.join(rule['attestations'])}): {why}"
+                )
+            else:
+                requirements = Requirements(
+                    keys=[project.root / k for k in rule.get("keys", [])],
+                    identities=[Identity(rule["issuer"], rule.get("identity"), rule.get("identityRegexp"))]
+                    if rule.get("issuer")
+                    else [],
+                    offline=bool(rule.get("offline", False)),
+                )
+                ref = RegistryRef(host, repository, digest=package.manifest)
+                _, verified, problems = verify_reference(network.client(host), ref, requirements)
+                if verified:
+                    package.signer = package.signer or verified[0].signer
+                why = None if verified else "; ".join(problems) if problems else "it has no signatures"
+                message = f"{where} is not signed as rigging.json requires: {why}"
+            if why is None:
+                continue
+            if enforce:
+                raise RiggingError(message + "; nothing was installed")
+            result.warnings.append(message)
 
 
 def _ensure_blobs(
@@ -380,10 +387,18 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
         flag = "--frozen" if options.frozen else "--locked"
         why = misplaced or f"{root / LOCK_FILE} is out of date with {PROJECT_FILE} (or missing)"
         raise RiggingError(f"{why}; run `rigging install` without {flag} to update it")
-    frozen_recheck = options.frozen and project.signatures is not None
+    checked = project.signatures is not None or project.capabilities is not None
+    policy = None
+    if checked:
+        from rigging.install_policy import fingerprint
+
+        policy = fingerprint(project)
+    frozen_recheck = options.frozen and checked
     if current and options.update is None and not options.locked and options.edit is None and not frozen_recheck:
         assert old is not None
-        if old.targets == project.targets and old.renames == project.renames and _installed_as_locked(root, old):
+        # a lock verified against another policy (or another key file) is verified again below
+        same = old.targets == project.targets and old.renames == project.renames and old.policy == policy
+        if same and _installed_as_locked(root, old):
             # nothing to do: every file is as the lock says; no blob is read, nothing imported
             result.packages = {n: p.version for n, p in old.packages.items()}
             result.unchanged = sum(len(p.files) for p in old.packages.values())
@@ -405,6 +420,10 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
         result.requests += network.requests
     finally:
         network.close()
+    if project.capabilities is not None:
+        from rigging.install_policy import check_capabilities
+
+        check_capabilities(project, packages, blobs)
 
     rendered, desired, executable = _render(root, project, packages, blobs)
     result.warnings += rendered.warnings
@@ -427,7 +446,7 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
             f"{lost}: rebuilt it from {PROJECT_FILE} and the files on disk "
             f"({result.adopted} already as the packages write them)"
         )
-    lock = Lock(dict(project.dependencies), list(project.targets), packages, managed, dict(project.renames))
+    lock = Lock(dict(project.dependencies), list(project.targets), packages, managed, dict(project.renames), policy)
     lock_bytes = lock.serialise()
     if options.edit is not None:
         project_bytes = project.serialise()

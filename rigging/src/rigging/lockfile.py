@@ -19,6 +19,8 @@ class LockedPackage:
     module on every run, and dataclass generation would cost more than the install itself."""
 
     __slots__ = (
+        "attestations",
+        "capabilities",
         "content_digest",
         "content_size",
         "dependencies",
@@ -45,6 +47,8 @@ class LockedPackage:
         files: dict[str, str] | None = None,
         signer: str | None = None,
         executables: list[str] | None = None,
+        attestations: dict[str, str] | None = None,
+        capabilities: list[str] | None = None,
     ) -> None:
         self.name, self.version, self.source, self.tag = name, version, source, tag  # source: host/repository
         self.manifest, self.content_digest, self.content_size = manifest, content_digest, content_size
@@ -52,8 +56,13 @@ class LockedPackage:
         self.files = dict(files or {})  # path -> "sha256:…" of what install wrote
         self.signer = signer
         self.executables = sorted(executables or [])  # files written with mode 0755 (skills' scripts)
+        self.attestations = dict(attestations or {})  # kind ("scan", "approval") -> the key that signed it
+        # the capability classes its content has, recorded when a policy checked them (None: not checked)
+        self.capabilities = capabilities
 
     def without_files(self) -> LockedPackage:
+        """The package as the lock pins it, before install renders and verifies it again: what it
+        writes, who signed it and what it can do are found anew (none of them is carried over)."""
         return LockedPackage(
             self.name,
             self.version,
@@ -63,8 +72,6 @@ class LockedPackage:
             self.content_digest,
             self.content_size,
             self.dependencies,
-            None,
-            self.signer,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -81,11 +88,15 @@ class LockedPackage:
             entry["signer"] = self.signer
         if self.executables:
             entry["executable"] = list(self.executables)
+        if self.attestations:
+            entry["attestations"] = dict(sorted(self.attestations.items()))
+        if self.capabilities is not None:
+            entry["capabilities"] = sorted(self.capabilities)
         return entry
 
 
 class Lock:
-    __slots__ = ("managed", "packages", "renames", "requires", "targets")
+    __slots__ = ("managed", "packages", "policy", "renames", "requires", "targets")
 
     def __init__(
         self,
@@ -94,12 +105,15 @@ class Lock:
         packages: dict[str, LockedPackage] | None = None,
         managed: dict[str, dict[str, Any]] | None = None,
         renames: dict[str, str] | None = None,
+        policy: str | None = None,
     ) -> None:
         self.requires = dict(requires or {})
         self.targets = list(targets or [])
         self.packages = dict(packages or {})
         self.managed = dict(managed or {})  # file -> {"sha256": hash of rigging's section}
         self.renames = dict(renames or {})  # the project's renameSkills, as installed
+        # fingerprint of the install policy the packages were verified against (rigging.install_policy)
+        self.policy = policy
 
     def serialise(self) -> bytes:
         document = {
@@ -111,6 +125,8 @@ class Lock:
         }
         if self.renames:
             document["renameSkills"] = dict(sorted(self.renames.items()))
+        if self.policy:
+            document["policy"] = self.policy
         return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
     def all_files(self) -> dict[str, str]:
@@ -183,6 +199,8 @@ def load_lock(root: Path) -> Lock | None:
                 files=dict(entry.get("files") or {}),
                 signer=entry.get("signer"),
                 executables=list(entry.get("executable") or []),
+                attestations=dict(entry.get("attestations") or {}),
+                capabilities=None if entry.get("capabilities") is None else list(entry["capabilities"]),
             )
             for name, entry in data["packages"].items()
         }
@@ -192,6 +210,7 @@ def load_lock(root: Path) -> Lock | None:
             packages,
             dict(data.get("managed") or {}),
             dict(data.get("renameSkills") or {}),
+            data.get("policy"),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DamagedLock(path, f"malformed: {type(exc).__name__}: {exc}") from None
@@ -224,7 +243,10 @@ def _first_problem(root: Path, lock: Lock) -> str | None:
     for name, wanted in lock.requires.items():
         if not isinstance(name, str) or name_problem(name) is not None or not isinstance(wanted, str):
             return f"requires {name!r}: {wanted!r} is not a package name and range"
-    from rigging.project import ALL_TARGETS
+    from rigging.project import ALL_TARGETS, ATTESTATION_KINDS, CAPABILITY_CLASSES
+
+    if lock.policy is not None and not digest(lock.policy):
+        return f"policy {lock.policy!r} is not a sha256 digest"
 
     if any(target not in ALL_TARGETS for target in lock.targets):
         return f"targets {lock.targets!r} are not drawn from {', '.join(ALL_TARGETS)}"
@@ -245,6 +267,10 @@ def _first_problem(root: Path, lock: Lock) -> str | None:
             return f"package {name}: source {package.source!r} is not HOST/REPOSITORY"
         if package.signer is not None and not isinstance(package.signer, str):
             return f"package {name}: signer must be text"
+        if not all(k in ATTESTATION_KINDS and isinstance(v, str) for k, v in package.attestations.items()):
+            return f"package {name}: attestations must map {' or '.join(ATTESTATION_KINDS)} to the key that signed it"
+        if package.capabilities is not None and not all(c in CAPABILITY_CLASSES for c in package.capabilities):
+            return f"package {name}: capabilities must be drawn from {', '.join(CAPABILITY_CLASSES)}"
         for dep, wanted in package.dependencies.items():
             if name_problem(dep) is not None or not isinstance(wanted, str):
                 return f"package {name}: dependency {dep!r}: {wanted!r} is not a package name and range"

@@ -28,7 +28,16 @@ if TYPE_CHECKING:
 
 ALL_TARGETS = ("windsurf", "cursor", "copilot", "claude", "agents", "gemini", "cline", "kiro", "junie")
 # The keys project.schema.json allows at each level; a package's own keys may stand beside them.
-PROJECT_KEYS = ("dependencies", "registry", "registries", "targets", "renameSkills", "resolver", "signatures")
+PROJECT_KEYS = (
+    "dependencies",
+    "registry",
+    "registries",
+    "targets",
+    "renameSkills",
+    "resolver",
+    "signatures",
+    "capabilities",
+)
 PACKAGE_KEYS = (
     "$schema",
     "name",
@@ -45,11 +54,16 @@ PACKAGE_KEYS = (
 )
 RESOLVER_KEYS = ("maxDepth",)
 SIGNATURES_KEYS = ("mode", "require")
-SIGNATURE_RULE_KEYS = ("packages", "keys", "issuer", "identity", "identityRegexp", "offline")
+SIGNATURE_RULE_KEYS = ("packages", "keys", "issuer", "identity", "identityRegexp", "offline", "attestations")
+ATTESTATION_KINDS = ("scan", "approval")
+# What a package may be able to do, as rigging.scan discloses it: a project allows or denies each.
+CAPABILITY_CLASSES = ("scripts", "network", "hooks", "tools", "outside-paths")
+CAPABILITY_RULE_KEYS = ("packages", "allow", "deny")
 
 
 class Project:
     __slots__ = (
+        "capabilities",
         "data",
         "dependencies",
         "explicit_targets",
@@ -73,6 +87,8 @@ class Project:
         self.max_depth = 20
         # {"mode": "enforce"|"warn", "require": [{"packages": GLOB, "keys": [...]} | {..., "issuer", "identity"}]}
         self.signatures: dict[str, Any] | None = None
+        # [{"packages": GLOB, "allow": [...]} | {"packages": GLOB, "deny": [...]}]; every matching rule applies
+        self.capabilities: list[dict[str, Any]] | None = None
 
     def check_ranges(self) -> None:
         """Every dependency range parses (checked before resolving; an unchanged lock skips it)."""
@@ -228,6 +244,9 @@ def parse_project(root: Path, data: dict[str, Any]) -> Project:
     signatures = data.get("signatures")
     if signatures is not None:
         project.signatures = _check_signature_policy(path, signatures)
+    capabilities = data.get("capabilities")
+    if capabilities is not None:
+        project.capabilities = _check_capability_policy(path, capabilities)
     return project
 
 
@@ -299,7 +318,59 @@ def _check_signature_policy(path: Path, policy: Any) -> dict[str, Any]:
             _unknown_keys(path, rule, SIGNATURE_RULE_KEYS, where)
         if not isinstance(rule, dict) or not _well_typed_rule(rule):
             raise _fail(path, f"signature rule {rule!r} is malformed; expected {hint}", where)
+        if "attestations" in rule and not _well_typed_attestations(rule):
+            raise _fail(
+                path,
+                f'signature rule {rule!r}: "attestations" must list some of {", ".join(ATTESTATION_KINDS)} '
+                'and be checked with the index\'s "keys", as in {"packages": "*", "attestations": ["scan", '
+                '"approval"], "keys": ["keys/index.pub"]}',
+                where,
+            )
     return {"mode": policy.get("mode", "enforce"), "require": rules}
+
+
+def _well_typed_attestations(rule: dict[str, Any]) -> bool:
+    """An index signs its attestations with a key, so an attestation rule names keys, not an identity."""
+    kinds = rule["attestations"]
+    if not isinstance(kinds, list) or not kinds or len(set(map(str, kinds))) != len(kinds):
+        return False
+    if any(kind not in ATTESTATION_KINDS for kind in kinds):
+        return False
+    return "keys" in rule and not any(k in rule for k in ("issuer", "identity", "identityRegexp", "offline"))
+
+
+def _check_capability_policy(path: Path, policy: Any) -> list[dict[str, Any]]:
+    """`{"deny": [CLASS…]}` or `{"allow": [CLASS…]}`, optionally with "packages": GLOB, or a list of such rules."""
+    classes = ", ".join(CAPABILITY_CLASSES)
+    hint = (
+        f'"capabilities": {{"deny": ["scripts", "hooks"]}} or {{"allow": ["network"]}} (classes: {classes}), '
+        'optionally with "packages": "acme/*", or a list of such rules'
+    )
+    rules = policy if isinstance(policy, list) else [policy]
+    if isinstance(policy, list) and not policy:
+        raise _fail(path, f'"capabilities" is an empty list; expected {hint}', ("capabilities",))
+    checked: list[dict[str, Any]] = []
+    for index, rule in enumerate(rules):
+        at: tuple[str | int, ...] = ("capabilities", index) if isinstance(policy, list) else ("capabilities",)
+        if isinstance(rule, dict):
+            _unknown_keys(path, rule, CAPABILITY_RULE_KEYS, at)
+        if not isinstance(rule, dict) or ("allow" in rule) == ("deny" in rule):
+            raise _fail(path, f'a capability rule needs exactly one of "allow" and "deny"; expected {hint}', at)
+        verb = "allow" if "allow" in rule else "deny"
+        named = rule[verb]
+        if not isinstance(named, list) or (verb == "deny" and not named) or len(set(map(str, named))) != len(named):
+            raise _fail(path, f'"capabilities": "{verb}" must be a list of distinct classes; expected {hint}', at)
+        for entry in named:
+            if entry not in CAPABILITY_CLASSES:
+                from rigging.names import closest
+
+                guess = closest(entry, CAPABILITY_CLASSES) if isinstance(entry, str) else None
+                fix = f"did you mean {guess!r}?" if guess else f"the classes are {classes}"
+                raise _fail(path, f'"capabilities": {entry!r} is not a capability class; {fix}', at)
+        if "packages" in rule and not isinstance(rule["packages"], str):
+            raise _fail(path, f'"capabilities": "packages" must be a glob such as "acme/*"; expected {hint}', at)
+        checked.append({"packages": rule.get("packages", "*"), verb: sorted(set(named))})
+    return checked
 
 
 def _well_typed_rule(rule: dict[str, Any]) -> bool:

@@ -66,7 +66,7 @@ class PackageContent:
         return self.name.replace("/", ".")
 
 
-def _layer_files(blob: Path, where: str) -> dict[str, tuple[bytes, bool]]:
+def layer_files(blob: Path, where: str) -> dict[str, tuple[bytes, bool]]:
     """path inside the package -> (bytes, executable), with unpacking's limits."""
     import gzip
     import io
@@ -124,7 +124,7 @@ def _front_lines(text: str) -> str:
 def read_content(blob: Path, name: str, version: str) -> PackageContent:
     """Rules, workflows and skills from a content layer."""
     where = f"{name} {version}"
-    files = _layer_files(blob, where)
+    files = layer_files(blob, where)
     try:
         manifest = json.loads(files["rigging.json"][0]) if "rigging.json" in files else {}
     except ValueError:
