@@ -1,7 +1,7 @@
-"""Every benchmark in turn, as `./dev bench` runs them: startup, install, signing, scan, indexer,
-token_service.
+"""Every benchmark in turn, as `./dev bench` runs them: startup, install, signing, scan, scan_service,
+indexer, token_service.
 
-    ./dev bench                      all six at their real sizes (the indexer takes minutes)
+    ./dev bench                      all seven at their real sizes (the indexer takes minutes)
     ./dev bench --quick              smaller sizes and fewer runs, for a quick look
     ./dev bench install signing      only these
 
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("startup", "install", "signing", "scan", "indexer", "token_service")
+BENCHES = ("startup", "install", "signing", "scan", "scan_service", "indexer", "token_service")
 
 
 def main() -> int:

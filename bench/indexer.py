@@ -443,7 +443,9 @@ def _serving(database: str, workers: int, cache_entries: int) -> Iterator[str]:
         raise SystemExit("bench/indexer.py: wrk is missing; install it (apt-get install -y wrk)")
     port = free_port()
     indexer = str(Path(sys.executable).parent / "rigging-indexer")
-    options = ["--workers", str(workers), "--cache-entries", str(cache_entries)]
+    # no scan workers: the filled versions live in no registry, and scanning them would take CPU
+    # from the searches measured here (bench/scan_service.py measures the scan service)
+    options = ["--workers", str(workers), "--cache-entries", str(cache_entries), "--scan-workers", "0"]
     server = subprocess.Popen(
         [indexer, "serve", "--port", str(port), "--database", database, *options],
         stdout=subprocess.DEVNULL,

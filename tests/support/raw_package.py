@@ -31,24 +31,38 @@ def tar_gz(files: dict[str, bytes]) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-def package_manifest(config: bytes, layer: bytes, title: str, *, declared_size: int | None = None) -> bytes:
-    """A Rigging package manifest for these blobs (the layer's size as declared, if given)."""
+def package_manifest(
+    config: bytes, layer: bytes, title: str, *, declared_size: int | None = None, docs: bytes | None = None
+) -> bytes:
+    """A Rigging package manifest for these blobs (the layer's size as declared, if given; `docs`,
+    a tar.gz of a `docs/` folder, as the docs layer)."""
+    layers = [{**_descriptor(mt.CONTENT_LAYER, layer, declared_size), "annotations": {mt.ANN_TITLE: title}}]
+    if docs is not None:
+        layers.append({**_descriptor(mt.DOCS_LAYER, docs), "annotations": {mt.ANN_TITLE: "docs"}})
     manifest = {
         "schemaVersion": 2,
         "mediaType": mt.OCI_MANIFEST,
         "artifactType": mt.ARTIFACT_TYPE,
         "config": _descriptor(mt.CONFIG, config),
-        "layers": [{**_descriptor(mt.CONTENT_LAYER, layer, declared_size), "annotations": {mt.ANN_TITLE: title}}],
+        "layers": layers,
     }
     return json.dumps(manifest, separators=(",", ":")).encode()
 
 
 def push_raw_package(
-    client, repository: str, tag: str, config: bytes, layer: bytes, title: str, *, declared_size: int | None = None
+    client,
+    repository: str,
+    tag: str,
+    config: bytes,
+    layer: bytes,
+    title: str,
+    *,
+    declared_size: int | None = None,
+    docs: bytes | None = None,
 ) -> None:
-    for blob in (config, layer):
+    for blob in (config, layer, *([docs] if docs is not None else [])):
         client.upload_blob(repository, "sha256:" + hashlib.sha256(blob).hexdigest(), blob)
-    manifest = package_manifest(config, layer, title, declared_size=declared_size)
+    manifest = package_manifest(config, layer, title, declared_size=declared_size, docs=docs)
     client.put_manifest(repository, tag, manifest, mt.OCI_MANIFEST)
 
 

@@ -158,3 +158,22 @@ def basic_auth_config(folder: Path, user: str, password: str) -> dict[str, Any]:
     htpasswd = folder / "htpasswd"
     htpasswd.write_bytes(f"{user}:".encode() + bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)) + b"\n")
     return {"auth": {"htpasswd": {"realm": "rigging-test", "path": str(htpasswd)}}}
+
+
+def notifications_config(url: str, secret: str) -> dict[str, Any]:
+    """Configuration for a registry that sends push and pull notifications to `url` (an indexer's
+    webhook) with `Authorization: Bearer <secret>`, retrying after a 1 s backoff."""
+    return {
+        "notifications": {
+            "endpoints": [
+                {
+                    "name": "indexer",
+                    "url": url,
+                    "headers": {"Authorization": [f"Bearer {secret}"]},
+                    "timeout": "2s",
+                    "threshold": 3,
+                    "backoff": "1s",
+                }
+            ]
+        }
+    }

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from rigging_indexer.models import PUBLISH_ROLES, AccessToken, Membership, Namespace, User
 
+HELD_ROLES = frozenset({"owner", "maintainer", "reviewer"})
 TOKEN_PREFIX = "rig_"  # noqa: S105 - a prefix that marks our tokens, as GitHub's ghp_
 
 
@@ -41,6 +42,19 @@ class Viewer:
 
     def may_publish(self, namespace: str) -> bool:
         return "publish" in self.scopes and namespace in self.publishable
+
+    def may_see_held(self, namespace: str) -> bool:
+        """Whether quarantined versions of this namespace (and their findings) are shown to this
+        viewer: its owners, maintainers and reviewers, and admins."""
+        return self.admin or (namespace in self.readable and self.roles.get(namespace) in HELD_ROLES)
+
+    def may_review(self, namespace: str) -> bool:
+        return self.admin or (namespace in self.readable and self.roles.get(namespace) == "reviewer")
+
+    @property
+    def reviews(self) -> frozenset[str]:
+        """The namespaces this viewer reviews (admins: every one, which this does not list)."""
+        return frozenset(ns for ns in self.readable if self.roles.get(ns) == "reviewer")
 
 
 ANONYMOUS = Viewer()

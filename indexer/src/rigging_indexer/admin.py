@@ -4,6 +4,7 @@ claimed through the API), a token for a service account. Everything else goes th
 
     rigging-indexer admin user add alice [--admin]
     rigging-indexer admin namespace assign acme --owner alice [--private]
+    rigging-indexer admin namespace moderation acme flagged   (none|flagged|all, or default: the instance's)
     rigging-indexer admin token create --user alice --scope read,publish [--namespace acme] [--days 30]
 """
 
@@ -34,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     assign.add_argument("name")
     assign.add_argument("--owner", required=True, metavar="USERNAME")
     assign.add_argument("--private", action="store_true")
+    moderation = namespace.add_parser("moderation", help="a namespace's moderation, overriding the instance's")
+    moderation.add_argument("name")
+    moderation.add_argument("mode", choices=("none", "flagged", "all", "default"))
     token = what.add_parser("token", help="access tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -49,6 +53,8 @@ def run(args: argparse.Namespace, factory: sessionmaker[Session]) -> int:
     with factory() as s:
         if args.admin_command == "user":
             line = _add_user(s, args.username, args.admin)
+        elif args.admin_command == "namespace" and args.action == "moderation":
+            line = _moderation(s, args.name, args.mode)
         elif args.admin_command == "namespace":
             line = _assign(s, args.name, args.owner, args.private)
         else:
@@ -90,6 +96,15 @@ def _assign(s: Session, name: str, owner: str, private: bool) -> str:
         s.add(namespace)
     namespace.owner_user_id, namespace.owner_organisation_id, namespace.private = user.id, None, private
     return f"namespace {name} belongs to {owner} ({'private' if private else 'public'})"
+
+
+def _moderation(s: Session, name: str, mode: str) -> str:
+    """Moderation applies to versions indexed from now on; those already held stay for a reviewer."""
+    namespace = s.scalar(select(Namespace).where(Namespace.name == name))
+    if namespace is None:
+        raise UsageError(f"no namespace {name!r}; assign it first (`rigging-indexer admin namespace assign`)")
+    namespace.moderation = None if mode == "default" else mode
+    return f"namespace {name}: moderation {mode}"
 
 
 def _token(s: Session, args: argparse.Namespace) -> str:

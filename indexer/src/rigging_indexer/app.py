@@ -22,12 +22,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from rigging import __version__ as core_version
-from rigging_indexer import jobs, store
+from rigging_indexer import jobs, scanning, store
 from rigging_indexer.access import Viewer
 from rigging_indexer.auth import request_viewer
 from rigging_indexer.crawler import USER_AGENT, Crawler, parse_source
 from rigging_indexer.db import generation_reader
-from rigging_indexer.models import CrawlJob, Package, Version
+from rigging_indexer.models import CrawlJob, Package, Repository, ScanJob, ScanResult, Source, Version
 from rigging_indexer.result_cache import ResultCache
 from rigging_indexer.search import MAX_FILTER_CHARS, MAX_QUERY_CHARS, search
 
@@ -43,6 +43,9 @@ class Settings:
         cache_entries: int = 10_000,
         auth: Any = None,
         mirrors: dict[str, str] | None = None,
+        moderation: str = "none",
+        attestation_key: str | None = None,
+        attestation_key_password: str | None = None,
     ) -> None:
         self.sessions = sessions
         self.sources = sources or []  # in order: of same-named packages, the first source's is shown
@@ -51,6 +54,9 @@ class Settings:
         self.ca_file = ca_file
         self.cache_entries = cache_entries  # 0 turns the search result cache off
         self.auth = auth  # sign-in, tokens and the registry token service (rigging_indexer.auth)
+        self.moderation = moderation  # none | flagged | all: the instance's; namespaces may override
+        self.attestation_key = attestation_key  # a path; the password is a reference (env:VAR, file:PATH)
+        self.attestation_key_password = attestation_key_password
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -62,10 +68,26 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     crawler_lock = threading.Lock()
-    crawler = Crawler(settings.sessions, ca_file=settings.ca_file, concurrency=2)
+    crawler = Crawler(settings.sessions, ca_file=settings.ca_file, concurrency=2, moderation=settings.moderation)
     engine = settings.sessions.kw["bind"]
     cache = ResultCache(generation_reader(engine), entries=settings.cache_entries)
     app.state.search_cache = cache
+    key = (
+        scanning.load_key(settings.attestation_key, settings.attestation_key_password)
+        if settings.attestation_key
+        else None
+    )
+    from rigging_indexer import review
+
+    app.include_router(
+        review.router(
+            settings.sessions,
+            moderation=settings.moderation,
+            key=key,
+            ca_file=settings.ca_file,
+            invalidate=cache.invalidate,
+        )
+    )
     with settings.sessions() as s:
         store.configure_mirrors(s, settings.mirrors)
         s.commit()
@@ -144,9 +166,27 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> store.Found:
         """Dependency: the package a route is about, as this viewer may see it."""
         found = store.find_package(s, viewer, f"{namespace}/{name}", registry=registry, order=settings.sources)
-        if found is None:  # missing and not visible to this viewer read the same
+        if found is None or (found.package.latest_version_id is None and not _shown(s, viewer, found.package)):
+            # missing, not visible to this viewer, and held with nothing else to show read the same
             raise HTTPException(404, f"package {namespace}/{name} is not in the index")
         return found
+
+    def _shown(s: Session, viewer: Viewer, package: Package) -> bool:
+        """A package with no visible version: still shown unless all it has is held versions that
+        this viewer may not see (an outsider must not learn a quarantined package exists)."""
+        if viewer.may_see_held(package.namespace):
+            return True
+        held = select(Version.id).where(
+            Version.package_id == package.id, Version.deleted.is_(False), Version.quarantined.is_(True)
+        )
+        return s.scalar(held.limit(1)) is None
+
+    def _held(s: Session, viewer: Viewer, package: Package) -> list[dict[str, Any]] | None:
+        """The package's quarantined versions with their findings, for those who may see them."""
+        if not viewer.may_see_held(package.namespace):
+            return None
+        rows = store.version_rows(s, package, quarantined=True)
+        return [review.version_entry(s, v, package, repo, src) for v, repo, src in rows]
 
     def _where(found: store.Found) -> dict[str, Any]:
         """Which registry the package comes from, and the same-named packages of other sources."""
@@ -170,7 +210,11 @@ def create_app(settings: Settings) -> FastAPI:
             "downloads": package.downloads,
             "versions": [v.version for v, _, _ in versions],
         }
+        held = _held(s, viewer, package)
+        if held is not None:  # maintainers, reviewers and admins see what is quarantined, and why
+            detail["held"] = held
         if latest is not None:
+            scan = s.get(ScanResult, latest.id)
             at = next(((repo, src) for v, repo, src in versions if v.id == latest.id), None)
             requires = store.dependencies(s, viewer, latest, settings.sources)
             detail["latest"] = {
@@ -189,12 +233,48 @@ def create_app(settings: Settings) -> FastAPI:
                 "created": latest.created,
                 "source": at[1].url if at else None,
                 "repository": at[0].path if at else None,
+                "scan": scanning.result_dict(scan),
+                "capabilities": scan.capabilities if scan is not None else None,
             }
         return detail
+
+    @app.get("/api/v1/packages/{namespace}/{name}/versions/{version}")
+    def version_detail(
+        version: str,
+        found: store.Found = Depends(_found),
+        viewer: Viewer = Depends(request_viewer),
+        s: Session = Depends(session),
+    ) -> dict[str, Any]:
+        """One version with its scan (findings, capabilities); a held one only to those who may see it."""
+        rows = s.execute(
+            select(Version, Repository, Source)
+            .join(Repository, Repository.id == Version.repository_id)
+            .join(Source, Source.id == Repository.source_id)
+            .where(Version.package_id == found.package.id, Version.version == version, Version.deleted.is_(False))
+            .order_by(Version.quarantined, (Source.id != found.package.source_id), Version.id)
+        ).all()
+        for row, repo, src in rows:
+            if not row.quarantined or viewer.may_see_held(found.package.namespace):
+                return {
+                    **review.version_entry(s, row, found.package, repo, src),
+                    "content": {"digest": row.content_digest, "size": row.content_size},
+                    "dependencies": dict(row.config.get("dependencies") or {}),
+                    "signatures": row.signed_by,
+                    "files": row.files,
+                }
+        raise HTTPException(404, f"{found.package.name} has no version {version} in the index")
 
     @app.get("/api/v1/packages/{namespace}/{name}/versions")
     def package_versions(found: store.Found = Depends(_found), s: Session = Depends(session)) -> dict[str, Any]:
         """Everything the resolver needs about a package, in one request."""
+        listed = store.package_versions(s, found.package)
+        verdicts = dict(
+            s.execute(
+                select(ScanResult.version_id, ScanResult.verdict).where(
+                    ScanResult.version_id.in_([v.id for v, _, _ in listed])
+                )
+            ).all()
+        )
         out = [
             {
                 "version": v.version,
@@ -204,8 +284,9 @@ def create_app(settings: Settings) -> FastAPI:
                 "signatures": v.signed_by,
                 "registry": store.registry_host(src.url),
                 "repository": repo.path,
+                "scan": verdicts.get(v.id),  # pass | warn (block never lists), None before any scan
             }
-            for v, repo, src in store.package_versions(s, found.package)
+            for v, repo, src in listed
         ]
         return {"name": found.package.name, **_where(found), "versions": out}
 
@@ -215,9 +296,11 @@ def create_app(settings: Settings) -> FastAPI:
         section counts jobs by state, names none: the operator's figures, as /metrics."""
         states = dict(s.execute(select(CrawlJob.state, func.count()).group_by(CrawlJob.state)).all())
         last = s.scalar(select(func.max(CrawlJob.updated)).where(CrawlJob.state == "done"))
+        scans = dict(s.execute(select(ScanJob.state, func.count()).group_by(ScanJob.state)).all())
         return {
             **store.stats(s, viewer),
             "crawl": {"jobs": states, "pending": jobs.pending(s), "last_done": last.isoformat() if last else None},
+            "scan": {"jobs": scans, "pending": scanning.pending(s), "rules": scanning.RULES_VERSION},
         }
 
     @app.get("/api/v1/admin/crawl-problems", include_in_schema=False)
@@ -248,6 +331,13 @@ def create_app(settings: Settings) -> FastAPI:
         jobs_gauge = Gauge("rigging_index_crawl_jobs", "Crawl jobs by state", ["state"], registry=registry)
         for state, count in s.execute(select(CrawlJob.state, func.count()).group_by(CrawlJob.state)).all():
             jobs_gauge.labels(state=state).set(count)
+        scans_gauge = Gauge("rigging_index_scan_jobs", "Scan jobs by state", ["state"], registry=registry)
+        for state, count in s.execute(select(ScanJob.state, func.count()).group_by(ScanJob.state)).all():
+            scans_gauge.labels(state=state).set(count)
+        held = select(func.count()).select_from(Version).where(Version.deleted.is_(False), Version.quarantined)
+        Gauge("rigging_index_quarantined_versions", "Versions held (findings, moderation)", registry=registry).set(
+            s.scalar(held) or 0
+        )
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/api/v1/webhooks/registry", status_code=202)
@@ -367,6 +457,9 @@ def from_environment() -> FastAPI:
             cache_entries=values["cache_entries"],
             mirrors=values.get("mirrors") or {},
             auth=values.get("auth"),
+            moderation=values.get("moderation") or "none",
+            attestation_key=values.get("attestation_key"),
+            attestation_key_password=values.get("attestation_key_password"),
         )
     )
 

@@ -34,7 +34,7 @@ from rigging.transfer import Package, parse_package_manifest
 from sqlalchemy.orm import Session, sessionmaker
 
 from rigging import mediatypes as mt
-from rigging_indexer import jobs, store
+from rigging_indexer import jobs, scanning, store
 from rigging_indexer.models import Source
 
 log = logging.getLogger("rigging_indexer.crawler")
@@ -49,6 +49,8 @@ class CrawlStats:
     unchanged: int = 0
     skipped: int = 0
     manifests_fetched: int = 0
+    scanned: int = 0  # versions the inline (built-in) scan read
+    scan_seconds: float = 0.0  # what those scans cost the crawl, extraction included
     errors: list[str] = field(default_factory=list)
 
 
@@ -63,7 +65,23 @@ def parse_source(url: str) -> tuple[str, str, str]:
 
 
 def _signature_tag(tag: str) -> bool:
+    """Signatures and attestations (`.sig` tags, referrers fallback indexes): never versions."""
     return tag.startswith("sha256-")
+
+
+def _fallback_signed(client: RegistryClient, path: str, tag: str) -> bool:
+    """Whether a referrers fallback index lists a signature: anything but the index's own
+    attestations, which say what the index found, not who published."""
+    from rigging.signing.attestations import KINDS
+    from rigging.signing.formats import BUNDLE_PREDICATE_ANNOTATION
+
+    try:
+        data, _, _ = client.get_manifest(path, tag)
+        manifests = json.loads(data).get("manifests") or []
+    except (RegistryError, ValueError, AttributeError):
+        return True  # unreadable: as before attestations existed, the tag counts
+    ours = set(KINDS.values())
+    return any((m.get("annotations") or {}).get(BUNDLE_PREDICATE_ANNOTATION) not in ours for m in manifests)
 
 
 class Crawler:
@@ -76,6 +94,7 @@ class Crawler:
         concurrency: int = 8,
         batch: int = 8,
         ca_file: str | None = None,
+        moderation: str = "none",
     ) -> None:
         self.sessions = sessions
         self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
@@ -83,6 +102,7 @@ class Crawler:
         self.concurrency = concurrency
         self.batch = batch  # jobs a thread claims at once: one claim and one finish per batch
         self.ca_file = ca_file
+        self.moderation = scanning.check_mode(moderation) or "none"  # the instance's; namespaces may override
         self.clients: dict[str, RegistryClient] = {}
         self.referrers_api: dict[str, bool] = {}
         self.source_urls: dict[int, str] = {}
@@ -218,12 +238,19 @@ class Crawler:
         if not changed and not gone:
             return  # nothing to write: an unchanged repository costs no transaction
         items, digests, errors = [], {}, []
+        checked = {
+            tag: _fallback_signed(client, path, tag)
+            for tag in changed
+            if _signature_tag(tag) and not tag.endswith(SIGNATURE_TAG_SUFFIX)
+        }
         for tag, digest in changed.items():
             if _signature_tag(tag):
                 digests[tag] = digest
                 continue
             try:
-                item, digests[tag] = self._read_registry_package(client, f"{where}/{path}", path, tag, digest, tags)
+                item, digests[tag] = self._read_registry_package(
+                    client, f"{where}/{path}", path, tag, digest, tags, checked
+                )
             except RiggingError as exc:  # this version only; the others are still indexed
                 errors.append(f"{path}:{tag}: {exc}")
                 continue
@@ -233,14 +260,23 @@ class Crawler:
                 items.append(item)
         moved = any(tag in known for tag in digests)
         with self.sessions() as session:
-            _write_repository(session, repo_id, items, digests, set(tags), gone, retagged=moved)
+            _write_repository(
+                session, repo_id, items, digests, set(tags), gone, retagged=moved, checked=checked, mode=self.moderation
+            )
             session.commit()  # one transaction per repository: a killed worker's job is simply redone
         self._count(indexed=len(items))
         if errors:
             raise RiggingError("; ".join(errors))
 
     def _read_registry_package(
-        self, client: RegistryClient, where: str, path: str, tag: str, digest: str | None, tags: list[str] | set[str]
+        self,
+        client: RegistryClient,
+        where: str,
+        path: str,
+        tag: str,
+        digest: str | None,
+        tags: list[str] | set[str],
+        checked: dict[str, bool] | None = None,
     ) -> tuple[store.IndexedVersion | None, str]:
         """(what to index, or None for other artifacts; the manifest's digest)."""
         data, _, actual = client.get_manifest(path, digest or tag)
@@ -249,7 +285,8 @@ class Crawler:
             package = parse_package_manifest(data, f"{where}:{tag}")
         except RiggingError:
             return None, actual  # another kind of artifact or image: not ours to index
-        for blob, cap in ((package.config, MAX_MANIFEST_BYTES), (package.content_layer, MAX_TAR_BYTES)):
+        limits = [(package.config, MAX_MANIFEST_BYTES), (package.content_layer, MAX_TAR_BYTES)]
+        for blob, cap in limits + ([(package.docs_layer, MAX_TAR_BYTES)] if package.docs_layer else []):
             if blob.size > cap:
                 raise RiggingError(f"{where}:{tag}: blob {blob.digest} is {blob.size} bytes, over the {cap} cap")
         content = client.fetch_blob(path, package.content_layer.digest, package.content_layer.size)
@@ -258,9 +295,21 @@ class Crawler:
         config = _config_in_layer(package, layer) if layer else None
         if config is None:
             config = client.fetch_blob(path, package.config.digest, package.config.size)
-        item = _indexed(package, actual, config, layer or content, set(tags))
+        item = _indexed(package, actual, config, layer or content, set(tags), checked or {})
         if (claimed := _identity_problem(item.name, path)) is not None:
             raise IdentityMismatch(f"{where}:{tag}: {claimed}")
+        # the docs too (one more blob), as `rigging scan DIR` saw them before publish
+        docs = package.docs_layer and client.fetch_blob(path, package.docs_layer.digest, package.docs_layer.size)
+        # The built-in checks on the layers already here, so the quarantine decision is written
+        # with the version itself: no moment in which a blocked version is visible.
+        started = time.perf_counter()
+        try:
+            item.scan = scanning.inline_scan(content, package.content_title(item.name), f"{where}:{tag}", docs)
+        except RiggingError as exc:  # a layer the scan cannot read is a version nobody should install
+            item.scan = scanning.unreadable(str(exc))
+        self._count(scanned=1)
+        with self._lock:
+            self.stats.scan_seconds += time.perf_counter() - started
         if actual.replace(":", "-") not in tags and self._has_referrers_api(client, path, actual):
             referrers = client.referrers_api(path, actual) or []
             if any(r.get("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json" for r in referrers):
@@ -280,8 +329,20 @@ class Crawler:
         kind, where, _ = parse_source(url)
         client = self.client(kind, where)
         tags = set(client.tags(path))
+        if tag is not None and _signature_tag(tag):  # a signature or attestation, never a version
+            checked = {} if tag.endswith(SIGNATURE_TAG_SUFFIX) else {tag: _fallback_signed(client, path, tag)}
+            with self.sessions() as session:
+                repo_id = store.repository_id(session, store.source_id(session, url), path)
+                gone = set(store.known_tags(session, repo_id)) - tags
+                _write_repository(
+                    session, repo_id, [], {tag: digest}, tags, gone, checked=checked, mode=self.moderation
+                )
+                session.commit()
+            return False
+        fallback = digest.replace(":", "-")
+        checked = {fallback: _fallback_signed(client, path, fallback)} if fallback in tags else {}
         try:
-            item, _ = self._read_registry_package(client, f"{where}/{path}", path, tag or digest, digest, tags)
+            item, _ = self._read_registry_package(client, f"{where}/{path}", path, tag or digest, digest, tags, checked)
         except IdentityMismatch as exc:  # a crawl problem for admins, never a package in search
             log.warning("not indexed: %s", exc)
             self._count(error=str(exc))
@@ -292,7 +353,9 @@ class Crawler:
         with self.sessions() as session:
             repo_id = store.repository_id(session, store.source_id(session, url), path)
             gone = set(store.known_tags(session, repo_id)) - tags
-            _write_repository(session, repo_id, [item] if item else [], {tag: digest} if tag else {}, tags, gone)
+            _write_repository(
+                session, repo_id, [item] if item else [], {tag: digest} if tag else {}, tags, gone, mode=self.moderation
+            )
             session.commit()
         return item is not None
 
@@ -358,26 +421,38 @@ def _write_repository(
     gone: set[str],
     *,
     retagged: bool = True,
+    checked: dict[str, bool] | None = None,
+    mode: str = "none",
 ) -> None:
-    """A repository's changes in one go: new versions, moved tags, forgotten tags (and the versions
-    no tag names any more), signatures read from the tag list, latest versions and documents."""
-    affected = {package for _, package in store.upsert_versions(session, repo_id, items).values()}
+    """A repository's changes in one go: new versions (and the scan's decision about them), moved
+    tags, forgotten tags (and the versions no tag names any more), signatures read from the tag
+    list, latest versions and documents."""
+    ids = store.upsert_versions(session, repo_id, items)
+    affected = {package for _, package in ids.values()}
+    affected |= scanning.after_index(session, ids, items, mode)
     store.set_tags(session, repo_id, digests)
     if gone or retagged:  # only then can a version have lost its last tag
         affected |= store.drop_tags(session, repo_id, gone)
     if any(_signature_tag(tag) for tag in (*digests, *gone)):  # a signature came or went
-        affected |= store.set_signatures(session, repo_id, lambda digest, found: _signatures(digest, tags, found))
+        affected |= store.set_signatures(
+            session, repo_id, lambda digest, found: _signatures(digest, tags, found, checked or {})
+        )
     store.refresh_latest_on(session, affected)
 
 
-def _signatures(digest: str, tags: set[str], found: list[str] | None) -> list[str]:
-    """Signature kinds present, read from the tag list: no request needed."""
+def _signatures(digest: str, tags: set[str], found: list[str] | None, checked: dict[str, bool]) -> list[str]:
+    """Signature kinds present, read from the tag list (and, for fallback indexes that changed,
+    `checked`: whether they list a signature rather than only the index's attestations)."""
     base = digest.replace(":", "-")
     kinds = set(found or []) & {"api"}  # found through the referrers API, which tags cannot show
     if base + SIGNATURE_TAG_SUFFIX in tags:
         kinds.add("legacy")
     if base in tags:  # the referrers fallback index (bundles, attestations)
-        kinds.add("bundle")
+        signed = checked.get(base)
+        if signed is None:  # not looked at this time: as it was (a version new to the index: present)
+            signed = found is None or "bundle" in found
+        if signed:
+            kinds.add("bundle")
     return sorted(kinds)
 
 
@@ -428,7 +503,12 @@ def _config_in_layer(package: Package, layer: _Layer) -> bytes | None:
 
 
 def _indexed(
-    package: Package, digest: str, config_bytes: bytes, content: bytes | _Layer, tags: set[str]
+    package: Package,
+    digest: str,
+    config_bytes: bytes,
+    content: bytes | _Layer,
+    tags: set[str],
+    checked: dict[str, bool],
 ) -> store.IndexedVersion:
     try:
         config = json.loads(config_bytes)
@@ -446,6 +526,6 @@ def _indexed(
         readme=layer.readme,
         files=layer.files,
         size=layer.size,
-        signed_by=_signatures(digest, tags, []),
+        signed_by=_signatures(digest, tags, None, checked),
         created=package.annotations.get(mt.ANN_CREATED),
     )

@@ -32,31 +32,57 @@ def _aware(moment: datetime) -> datetime:
 def claim(session: Session, worker: str, lease_seconds: float, count: int = 1) -> list[tuple[int, int, str]]:
     """Take up to `count` queued jobs, or running ones whose lease expired: (id, source id, path).
     One statement: claiming a job at a time was a round trip per repository."""
+    rows = claim_from(session, "crawl_jobs", "id, source_id, path", worker, lease_seconds, count)
+    return sorted((row.id, row.source_id, row.path) for row in rows)
+
+
+def claim_from(
+    session: Session,
+    table: str,
+    returning: str,
+    worker: str,
+    lease_seconds: float,
+    count: int,
+    ready: str = "",
+    values: dict | None = None,
+) -> list:
+    """The claim of a job table (crawl_jobs, scan_jobs): queued rows, or running ones whose lease
+    ran out, taken with FOR UPDATE SKIP LOCKED where the database has it; `ready` narrows them."""
     moment = now()
     skip_locked = " FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
     rows = session.execute(
         text(
-            "UPDATE crawl_jobs SET state = 'running', lease_until = :lease, worker = :worker, "
-            "attempts = attempts + 1, updated = :now WHERE id IN (SELECT id FROM crawl_jobs "
-            "WHERE state = 'queued' OR (state = 'running' AND lease_until < :now) "
-            f"ORDER BY id LIMIT :count{skip_locked}) RETURNING id, source_id, path"
+            f"UPDATE {table} SET state = 'running', lease_until = :lease, worker = :worker, "
+            f"attempts = attempts + 1, updated = :now WHERE id IN (SELECT id FROM {table} "
+            f"WHERE (state = 'queued' OR (state = 'running' AND lease_until < :now)){ready} "
+            f"ORDER BY id LIMIT :count{skip_locked}) RETURNING {returning}"
         ),
-        {"lease": moment + timedelta(seconds=lease_seconds), "worker": worker, "now": moment, "count": count},
+        {
+            "lease": moment + timedelta(seconds=lease_seconds),
+            "worker": worker,
+            "now": moment,
+            "count": count,
+            **(values or {}),
+        },
     ).all()
     session.commit()
-    return sorted((row.id, row.source_id, row.path) for row in rows)
+    return list(rows)
 
 
-def finish(session: Session, outcomes: dict[int, str | None]) -> None:
+def finish(session: Session, outcomes: dict[int, str | None], table: str = "crawl_jobs") -> None:
     """Mark jobs done, or failed with their error."""
     if outcomes:
         session.execute(
             text(
-                "UPDATE crawl_jobs SET state = :state, error = :error, lease_until = NULL, updated = :now "
-                "WHERE id = :id"
+                f"UPDATE {table} SET state = :state, error = :error, lease_until = NULL, updated = :now WHERE id = :id"
             ),
             [
-                {"id": job, "state": "failed" if error else "done", "error": error, "now": now()}
+                {
+                    "id": job,
+                    "state": "failed" if error else "done",
+                    "error": error[:2000] if error else None,
+                    "now": now(),
+                }
                 for job, error in outcomes.items()
             ],
         )

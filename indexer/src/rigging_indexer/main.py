@@ -4,6 +4,9 @@
     rigging-indexer crawl --database URL --source http://registry:5000 --once
     rigging-indexer migrate --database URL
     rigging-indexer keys init DIR      (then `keys rotate DIR`: the registry token service's signing keys)
+    rigging-indexer keys attestation DIR   (the index's attestation key: DIR/cosign.key and cosign.pub)
+    rigging-indexer scan --database URL [--once]   (full scans: built-ins, validation, Semgrep)
+    rigging-indexer rescan --database URL [--all]  (queue versions the current rules have not scanned)
     rigging-indexer admin user add alice --admin   (and `admin namespace assign`, `admin token create`)
 
 Sources holding the same packages as another (a pull-through cache, a replica) are configured as its
@@ -15,6 +18,12 @@ RIGGING_INDEXER_SOURCES separated by spaces, RIGGING_INDEXER_WEBHOOK_SECRET); fl
 Credentials for registries come from the docker config, never from these settings.
 Sign-in, trusted publishing and the registry token service read the config file's `auth` object
 (rigging_indexer.auth.settings), whose secrets are references (env:VAR, file:PATH).
+
+Scanning and moderation: --moderation none|flagged|all (config "moderation"; each namespace may
+override it), --attestation-key PATH (config "attestation_key": a cosign key file or a PEM ECDSA
+P-256 key) with --attestation-key-password REF (config "attestation_key_password", env:VAR or
+file:PATH; default COSIGN_PASSWORD). `serve` queues the versions the current rules have not
+scanned and runs --scan-workers threads of full scans.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from rigging_indexer.db import DEFAULT_URL
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+    from rigging_indexer.scanning import ScanWorker
 
 SERVE_SETTINGS = "RIGGING_INDEXER_SERVE_SETTINGS"
 
@@ -55,6 +66,13 @@ def _settings(args: argparse.Namespace) -> dict:
         "mirrors": _mirrors(args.mirror) if args.mirror else dict(config.get("mirrors") or {}),
         # sign-in and trusted publishing (rigging_indexer.auth.settings); secrets in it are references
         "auth": config.get("auth"),
+        "moderation": getattr(args, "moderation", None)
+        or os.environ.get("RIGGING_INDEXER_MODERATION")
+        or config.get("moderation")
+        or "none",
+        "attestation_key": getattr(args, "attestation_key", None) or config.get("attestation_key"),
+        "attestation_key_password": getattr(args, "attestation_key_password", None)
+        or config.get("attestation_key_password"),
     }
 
 
@@ -83,6 +101,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="MIRROR_URL=PRIMARY_URL",
         help="a source that mirrors another: its packages are the primary's (repeatable; config key 'mirrors')",
     )
+    common.add_argument(
+        "--moderation",
+        choices=("none", "flagged", "all"),
+        help="none: only block findings quarantine; flagged: versions with findings wait for a reviewer; "
+        "all: every new version does (default none; namespaces may override)",
+    )
+    common.add_argument("--attestation-key", metavar="PATH", help="the key the index signs its attestations with")
+    common.add_argument(
+        "--attestation-key-password", metavar="REF", help="its password: env:VAR or file:PATH (default COSIGN_PASSWORD)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", parents=[common], help="serve the API and the registry webhook")
     serve.add_argument("--host", default="127.0.0.1")
@@ -91,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="server processes (one per core is a good start)")
     serve.add_argument(
         "--cache-entries", type=int, default=10_000, help="search responses cached per process (0 turns it off)"
+    )
+    serve.add_argument(
+        "--scan-workers", type=int, default=1, help="threads running full scans in the serving process (0: none)"
     )
     serve.add_argument(
         "--crawl-interval",
@@ -106,16 +137,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     crawl.add_argument("--concurrency", type=int, default=8, help="repositories crawled at once, per process")
     crawl.add_argument("--processes", type=int, default=1, help="crawler processes (up to one per core)")
     sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
+    scan = sub.add_parser("scan", parents=[common], help="run full scans of queued versions")
+    scan.add_argument("--once", action="store_true", help="work through the queue and exit")
+    scan.add_argument("--batch", type=int, default=16, help="versions scanned (and given to Semgrep) at once")
+    rescan = sub.add_parser("rescan", parents=[common], help="queue versions the current rules have not scanned")
+    rescan.add_argument("--all", action="store_true", help="every version, scanned or not")
     from rigging_indexer import admin
 
     admin.add_arguments(
         sub.add_parser("admin", parents=[common], help="first users, namespace assignments, service tokens")
     )
-    keys = sub.add_parser("keys", help="the registry token service's signing keys: `init DIR`, then `rotate DIR`")
-    keys.add_argument("action", choices=("init", "rotate"), help="init: a CA and a first key; rotate: a new key")
+    keys = sub.add_parser(
+        "keys",
+        help="the registry token service's signing keys (`init DIR`, then `rotate DIR`); the attestation key",
+    )
+    keys.add_argument(
+        "action",
+        choices=("init", "rotate", "attestation"),
+        help="init: a CA and a first key; rotate: a new key; attestation: DIR/cosign.key, its password "
+        "from COSIGN_PASSWORD",
+    )
     keys.add_argument("folder", metavar="DIR", help="the key folder (its ca.pem is the registry's rootcertbundle)")
     keys.add_argument("--days", type=int, default=30, help="how long a new signing key is valid (default 30)")
     args = parser.parse_args(argv)
+    if args.command == "keys" and args.action == "attestation":
+        return _attestation_key(Path(args.folder))
     if args.command == "keys":  # no database involved
         from rigging_indexer.auth.keys import main as keys_main
 
@@ -135,6 +181,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is at the newest schema")
             return 0
         factory = sessions(engine)
+        if args.command == "rescan":
+            from rigging_indexer import scanning
+
+            with factory() as session:
+                count = scanning.rescan(session, everything=args.all)
+                session.commit()
+            print(f"queued {count} versions for a scan under rules {scanning.RULES_VERSION}")
+            return 0
+        if args.command == "scan":
+            worker = _scan_worker(factory, settings, batch=args.batch)
+            try:
+                if args.once:
+                    stats = worker.run()
+                    print(
+                        json.dumps(
+                            {
+                                "scanned": stats.versions,
+                                "quarantined": stats.quarantined,
+                                "attested": stats.attested,
+                                "semgrep": stats.semgrep,
+                                "errors": stats.errors,
+                            }
+                        )
+                    )
+                    return 1 if stats.errors else 0
+                worker.run(stop=threading.Event(), idle_seconds=0.5)
+                return 0
+            finally:
+                worker.close()
         from rigging_indexer.store import configure_mirrors
 
         with factory() as session:  # before any crawl: it decides which package a version belongs to
@@ -150,7 +225,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             except AuthConfigError as exc:
                 print(f"rigging-indexer: error: auth settings: {exc}", file=sys.stderr)
                 return 2
+            if settings["attestation_key"]:  # likewise: a key that does not load stops the start here
+                from rigging_indexer.scanning import load_key
 
+                try:
+                    load_key(settings["attestation_key"], settings["attestation_key_password"])
+                except (RiggingError, AuthConfigError, OSError, ValueError) as exc:
+                    print(f"rigging-indexer: error: attestation key: {exc}", file=sys.stderr)
+                    return 2
+
+            if args.scan_workers > 0:
+                _start_scanning(factory, settings, args.scan_workers)
             # Each worker process builds its app from these settings (secrets stay out of argv).
             os.environ[SERVE_SETTINGS] = json.dumps({**settings, "cache_entries": args.cache_entries})
             if settings["sources"] and args.crawl_interval > 0:
@@ -178,7 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         from rigging_indexer.crawler import Crawler, crawl_in_processes
 
-        options = {"lease_seconds": args.lease_seconds, "concurrency": args.concurrency, "ca_file": settings["ca_file"]}
+        options = {
+            "lease_seconds": args.lease_seconds,
+            "concurrency": args.concurrency,
+            "ca_file": settings["ca_file"],
+            "moderation": settings["moderation"],
+        }
         while True:
             crawler = Crawler(factory, **options)
             try:
@@ -199,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "unchanged": stats.unchanged,
                         "skipped": stats.skipped,
                         "manifests_fetched": stats.manifests_fetched,
+                        "scanned": stats.scanned,
+                        "scan_seconds": round(stats.scan_seconds, 3),
                         "errors": stats.errors,
                     }
                 ),
@@ -221,7 +313,7 @@ def _crawl_forever(factory: sessionmaker[Session], settings: dict, interval: flo
 
     while True:
         started = time.monotonic()
-        crawler = Crawler(factory, ca_file=settings["ca_file"], concurrency=4)
+        crawler = Crawler(factory, ca_file=settings["ca_file"], concurrency=4, moderation=settings["moderation"])
         try:
             problems = []
             for source in settings["sources"]:
@@ -243,6 +335,64 @@ def _crawl_forever(factory: sessionmaker[Session], settings: dict, interval: flo
         finally:
             crawler.close()
         time.sleep(max(interval - (time.monotonic() - started), 0.0))
+
+
+def _scan_worker(factory: sessionmaker[Session], settings: dict, *, batch: int = 16) -> ScanWorker:
+    from rigging_indexer import scanning
+
+    key = None
+    if settings["attestation_key"]:
+        key = scanning.load_key(settings["attestation_key"], settings["attestation_key_password"])
+    return scanning.ScanWorker(
+        factory,
+        moderation=scanning.check_mode(settings["moderation"]) or "none",
+        key=key,
+        ca_file=settings["ca_file"],
+        batch=batch,
+    )
+
+
+def _start_scanning(factory: sessionmaker[Session], settings: dict, threads: int) -> None:
+    """Queue what the current rules have not scanned (a new rules version re-scans everything),
+    then run full scans in threads of this process, polling the job table, for as long as it runs."""
+    from rigging_indexer import scanning
+
+    with factory() as session:
+        queued = scanning.rescan(session)
+        session.commit()
+    if queued:
+        print(
+            f"rigging-indexer: {queued} versions queued for scans under rules {scanning.RULES_VERSION}",
+            file=sys.stderr,
+            flush=True,
+        )
+    for n in range(threads):
+        worker = _scan_worker(factory, settings)
+        worker.worker += f":{n}"
+        threading.Thread(
+            target=worker.run,
+            kwargs={"stop": threading.Event(), "idle_seconds": 0.1},
+            name=f"rigging-scan-{n}",
+            daemon=True,
+        ).start()
+
+
+def _attestation_key(folder: Path) -> int:
+    """A new attestation key pair in cosign's format, its password from COSIGN_PASSWORD."""
+    from rigging.errors import RiggingError
+    from rigging.signing.keys import generate_key_pair
+
+    password = os.environ.get("COSIGN_PASSWORD")
+    if not password:
+        print("rigging-indexer: error: set COSIGN_PASSWORD to the new key's password", file=sys.stderr)
+        return 2
+    try:
+        private, public = generate_key_pair(folder, password.encode())
+    except RiggingError as exc:
+        print(f"rigging-indexer: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {private} (serve --attestation-key {private}) and {public} (what consumers trust)")
+    return 0
 
 
 def version_line(program: str) -> str:

@@ -86,9 +86,15 @@ class Version(Base):
     signed_by: Mapped[list] = mapped_column(JSON, default=list)  # signature kinds found (bundle, legacy)
     created: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the manifest's created annotation
     indexed: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # hidden from everyone but its namespace's maintainers, reviewers and admins: a block finding,
+    # held for review, or rejected (rigging_indexer.scanning decides)
     quarantined: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    # a reviewer's decision: none | approved | rejected; an approval holds for the rules version it
+    # was given under, so a later rule pack that blocks the version quarantines it again
+    review: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    review_rules: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class SearchDocument(Base):
@@ -129,7 +135,18 @@ class Dependency(Base):
     range: Mapped[str] = mapped_column(String(256))
 
 
-class CrawlJob(Base):
+class LeasedJob:
+    """A job table's bookkeeping (rigging_indexer.jobs claims and finishes its rows)."""
+
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|done|failed
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CrawlJob(LeasedJob, Base):
     """One repository to crawl. Workers claim jobs with FOR UPDATE SKIP LOCKED; a lease that runs
     out (a killed worker) makes the job claimable again."""
 
@@ -138,12 +155,6 @@ class CrawlJob(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(String(300))
-    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|done|failed
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 # -- accounts (DESIGN §10) ------------------------------------------------------------------------
@@ -197,6 +208,7 @@ class Namespace(Base):
     )
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    moderation: Mapped[str | None] = mapped_column(String(16), nullable=True)  # none|flagged|all; None: the instance's
 
 
 class AccessToken(Base):
@@ -244,3 +256,52 @@ class TrustedPublisher(Base):
     claims: Mapped[dict] = mapped_column(JSON, default=dict)  # e.g. {"repository": "acme/skills"}
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# -- scanning and moderation (DESIGN §7, §10) -------------------------------------------------------
+
+MODERATION_MODES = ("none", "flagged", "all")
+
+
+class ScanJob(LeasedJob, Base):
+    """A version to scan fully (built-ins, validation, Semgrep) under a rules version; claimed as
+    crawl jobs are. One row per version: a re-scan queues the same row again."""
+
+    __tablename__ = "scan_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), unique=True)
+    rules_version: Mapped[str] = mapped_column(String(40))
+
+
+class ScanResult(Base):
+    """A version's newest scan: the inline one the crawler makes, then the worker's full one."""
+
+    __tablename__ = "scan_results"
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True)
+    rules_version: Mapped[str] = mapped_column(String(40))
+    full: Mapped[bool] = mapped_column(Boolean, default=False)  # False: the crawler's built-in checks only
+    semgrep: Mapped[bool] = mapped_column(Boolean, default=False)
+    verdict: Mapped[str] = mapped_column(String(8))  # pass | warn | block
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    findings: Mapped[list] = mapped_column(JSON, default=list)
+    capabilities: Mapped[dict] = mapped_column(JSON, default=dict)
+    file_digests: Mapped[dict] = mapped_column(JSON, default=dict)  # path -> sha256, for reviewers' diffs
+    scanned: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attestation: Mapped[str | None] = mapped_column(String(80), nullable=True)  # the signed scan referrer's digest
+
+
+class AuditEntry(Base):
+    """Every moderation decision, a reviewer's or the scanner's: who, when, what, why."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # a username, or "rigging-indexer" for the scanner
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))  # quarantine | release | approve | reject
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"), nullable=True)
+    namespace: Mapped[str] = mapped_column(String(128), index=True)
+    package: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(128))
+    manifest_digest: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -39,6 +39,7 @@ class IndexedVersion:
     size: int = 0
     signed_by: list[str] = field(default_factory=list)
     created: str | None = None
+    scan: dict[str, Any] | None = None  # the crawler's inline scan (rigging_indexer.scanning.summary)
 
 
 def _dialect(db: Executor) -> str:
@@ -589,16 +590,29 @@ def _hosts(db: Session, source: Source) -> set[str]:
     return {registry_host(source.url), *(registry_host(url) for url in mirrors)}
 
 
+def version_rows(db: Session, package: Package, *, quarantined: bool) -> list[tuple[Version, Repository, Source]]:
+    """A package's undeleted versions that are (or are not) quarantined, each with where it lives,
+    in the order they were indexed."""
+    return [
+        (version, repo, src)
+        for version, repo, src in db.execute(
+            select(Version, Repository, Source)
+            .join(Repository, Repository.id == Version.repository_id)
+            .join(Source, Source.id == Repository.source_id)
+            .where(
+                Version.package_id == package.id,
+                Version.deleted.is_(False),
+                Version.quarantined.is_(quarantined),
+            )
+            .order_by(Version.id)
+        ).all()
+    ]
+
+
 def package_versions(db: Session, package: Package) -> list[tuple[Version, Repository, Source]]:
     """A package's versions that are neither deleted nor quarantined, newest first; a version a
     mirror holds too is listed once, from the package's own source."""
-    rows = db.execute(
-        select(Version, Repository, Source)
-        .join(Repository, Repository.id == Version.repository_id)
-        .join(Source, Source.id == Repository.source_id)
-        .where(Version.package_id == package.id, Version.deleted.is_(False), Version.quarantined.is_(False))
-        .order_by(Version.id)
-    ).all()
+    rows = version_rows(db, package, quarantined=False)
     chosen: dict[str, tuple[Version, Repository, Source]] = {}
     for version, repo, src in rows:
         if version.version not in chosen or (src.id == package.source_id != chosen[version.version][2].id):
@@ -661,7 +675,7 @@ def stats(db: Session, viewer: Viewer) -> dict[str, Any]:
         select(func.count())
         .select_from(Version)
         .join(Package, Package.id == Version.package_id)
-        .where(Version.deleted.is_(False), shown)
+        .where(Version.deleted.is_(False), Version.quarantined.is_(False), shown)
     )
     return {
         "packages": db.scalar(select(func.count()).select_from(Package).where(shown)) or 0,
