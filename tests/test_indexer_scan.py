@@ -5,6 +5,7 @@ reject, `moderation: all` holds everything, rules versions re-scan, invalid pack
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -19,8 +20,9 @@ import pytest
 from rigging.errors import RiggingError
 from rigging.registry.client import RegistryClient
 from rigging.scan import RULES_VERSION, Finding, scan_package
-from rigging.signing.attestations import verified_attestations
+from rigging.signing.attestations import APPROVAL_PREDICATE, SCAN_PREDICATE, verified_attestations
 from rigging.signing.keys import generate_key_pair
+from rigging.signing.store import bundles
 from rigging.transfer import publish
 from rigging_indexer import scanning
 from rigging_indexer.crawler import Crawler
@@ -36,6 +38,7 @@ from tests.support.indexer_server import INDEXER, api_get, send_request, start_i
 from tests.support.raw_package import push_raw_package, tar_gz
 from tests.support.registry import notifications_config
 from tests.support.services import free_port, unavailable, wait_http
+from tests.support.sigstore_js import require_sigstore_js, sigstore_js_verify
 from tests.test_install import snapshot
 
 SECRET = "scan-hook-secret"
@@ -140,6 +143,25 @@ def scan_service(own_registry, tmp_path: Path, database: str, *flags: str) -> It
                 os.environ[name] = value
 
 
+def _sigstore_js_verifies_each(host: str, name: str, digest: str, public: Path, tmp: Path, kinds: list[str]) -> None:
+    """Every attestation the index pushed for `digest` (on distribution 2.8: in the referrers
+    fallback tag) verifies in sigstore-js against the key /api/v1/keys/attestation.pub serves,
+    and names `digest` as its subject."""
+    require_sigstore_js()
+    with RegistryClient(host) as client:
+        assert client.referrers_api(name, digest) is None, "distribution 2.8: the fallback tag schema"
+        found = bundles(client, name, digest)
+    seen = []
+    for stored, raw in found:
+        bundle = tmp / f"{stored.replace(':', '-')}.json"
+        bundle.write_bytes(raw)
+        assert sigstore_js_verify(bundle, public) == {"verified": True}, stored
+        statement = json.loads(base64.b64decode(json.loads(raw)["dsseEnvelope"]["payload"]))
+        assert statement["subject"][0]["digest"]["sha256"] == digest.removeprefix("sha256:")
+        seen.append({SCAN_PREDICATE: "scan", APPROVAL_PREDICATE: "approval"}[statement["predicateType"]])
+    assert sorted(seen) == kinds, seen
+
+
 def _people(sessions) -> dict[str, str]:
     """acme: an organisation owned by olive, with rita as its reviewer; oscar owns another namespace."""
     admin, olive, rita, oscar = (add_user(sessions, n, admin=n == "ada") for n in ("ada", "olive", "rita", "oscar"))
@@ -171,7 +193,16 @@ def test_a_malicious_push_is_quarantined_at_once_and_a_clean_one_is_attested(pg_
         assert evil.quarantined, "a block finding quarantines in the transaction that indexes the version"
         assert latency < DECISION_BOUND, f"{latency:.2f} s from push to decision"
         assert seen_in_search == [] and _searched(base, "evil") == []
-        assert api_get(f"{base}/api/v1/packages/acme/evil/versions")[0] == 404  # nothing else to show: unknown
+        # the resolver's endpoint names it held, so that no client falls back to the registry's tags
+        status, listing = api_get(f"{base}/api/v1/packages/acme/evil/versions")
+        assert status == 200 and listing["versions"] == [] and listing["held"] == ["1.0.0"], listing
+        project = tmp_path / "resolver"
+        project.mkdir()
+        (project / "rigging.json").write_text(json.dumps({"registry": host, "dependencies": {"acme/evil": "^1"}}))
+        before = snapshot(project)
+        resolved = run_cli("install", "-C", project, env={"RIGGING_INDEX_URL": base})
+        assert resolved.returncode == 1 and "Traceback" not in resolved.stderr, resolved.stderr
+        assert "holds acme/evil 1.0.0" in resolved.stderr and snapshot(project) == before
         assert api_get(f"{base}/api/v1/packages/acme/evil/versions/1.0.0", tokens["oscar"])[0] == 404
         with sessions() as s:
             assert s.get(Package, evil.package_id).latest_version_id is None
@@ -190,6 +221,7 @@ def test_a_malicious_push_is_quarantined_at_once_and_a_clean_one_is_attested(pg_
             found, problems = verified_attestations(client, "acme/clean", clean_digest, [public])
         assert problems == [] and [(a.kind, a.predicate["verdict"]) for a in found] == [("scan", "pass")]
         assert found[0].predicate["scanner"]["rules"] == RULES_VERSION
+        _sigstore_js_verifies_each(host, "acme/clean", clean_digest, public, tmp_path, ["scan"])
         assert set(found[0].predicate) >= {"scanner", "verdict", "counts", "findings", "capabilities", "scannedAt"}
 
         # the attestation's tag is neither a version nor a signature
@@ -244,6 +276,7 @@ def test_a_malicious_push_is_quarantined_at_once_and_a_clean_one_is_attested(pg_
         assert problems == []
         assert sorted(a.kind for a in found) == ["approval", "scan"]
         approval = next(a for a in found if a.kind == "approval").predicate
+        _sigstore_js_verifies_each(host, "acme/evil", evil_digest, public, tmp_path, ["approval", "scan"])
         assert approval["decision"] == "approved" and approval["reviewer"] == "rita"
         assert approval["reason"] == "a quoted example, not an instruction"
 
@@ -294,6 +327,7 @@ def test_moderation_holds_flagged_and_all_until_a_reviewer_decides(pg_index, own
         assert [i["package"] for i in queue["items"]] == ["acme/plain", "strict/clean"]
         assert _post(f"{base}/api/v1/review/{strict.id}/approve", {}, tokens["rita"])[0] == 404
 
+        _wait("strict/clean's full scan", lambda: (r := _scan(sessions, strict.id)) and r.full)
         status, body = _post(f"{base}/api/v1/review/{strict.id}/approve", {"reason": "looked at it"}, tokens["ada"])
         assert status == 200 and body["attestation"], body
         _wait(
@@ -306,7 +340,12 @@ def test_moderation_holds_flagged_and_all_until_a_reviewer_decides(pg_index, own
         _installs_only_what_the_index_attested(tmp_path, host, public, sessions)
 
         status, body = _post(f"{base}/api/v1/review/{hidden.id}/reject", {"reason": "hides characters"}, tokens["rita"])
-        assert status == 200 and body == {"id": hidden.id, "review": "rejected", "quarantined": True}
+        assert status == 200 and body["attestation"].startswith("sha256:"), body
+        assert {k: body[k] for k in ("id", "review", "quarantined")} == {
+            "id": hidden.id,
+            "review": "rejected",
+            "quarantined": True,
+        }
         assert api_get(f"{base}/api/v1/review/queue", tokens["rita"])[1]["items"] == []
         assert api_get(f"{base}/api/v1/packages/acme/plain/versions/1.1.0")[0] == 404
         status, detail = api_get(f"{base}/api/v1/packages/acme/plain")
@@ -444,10 +483,10 @@ def test_a_package_that_fails_validation_is_held_with_its_problems(pg_index, own
     assert version is not None
     stored = _scan(sessions, version.id)
     assert {(f["rule"], f["reason"]) for f in stored.findings} == {(f.rule, f.reason) for f in expected.findings}
-    assert version.quarantined == expected.blocked
+    assert expected.blocked and version.quarantined, "validation problems block"
     assert any(f.rule.startswith("RIG-V") for f in expected.findings), "the core reports validation problems"
     with sessions() as s:
-        assert (search(s, "bad") == []) == expected.blocked
+        assert search(s, "bad") == []
 
 
 def test_a_held_version_waits_for_its_reviewer_through_rescans(pg_index, own_registry, tmp_path):
@@ -538,3 +577,70 @@ def test_the_service_decides_every_corpus_case_as_the_cli_does(pg_index, own_reg
         if not right:
             wrong.append((case, rule, severity, result.verdict, version.quarantined, sorted(found)))
     assert wrong == [], wrong
+
+
+@pytest.mark.parametrize("key", ["missing.key", "not-a-key.pem"])
+def test_a_bad_attestation_key_stops_the_scanner_with_one_line(tmp_path, key):
+    (tmp_path / "not-a-key.pem").write_text("hello\n")
+    database = f"sqlite:///{tmp_path / 'index.db'}"
+    result = subprocess.run(
+        [str(INDEXER), "scan", "--once", "--database", database, "--attestation-key", str(tmp_path / key)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and f"attestation key {tmp_path / key}" in result.stderr
+
+
+def test_an_approval_waits_for_the_full_scan_and_a_rejection_withdraws_it(pg_index, own_registry, tmp_path):
+    """A reviewer cannot approve what Semgrep has not seen yet (409); once they may, the approval
+    attestation lets a consumer that requires one install; a later rejection is an attestation
+    too, the newest decision wins, and the same consumer is refused with nothing written."""
+    url, sessions = pg_index
+    tokens = _people(sessions)
+    flags = ("--moderation", "all", "--scan-workers", "0")  # the full scan runs below, when the test says
+    with scan_service(own_registry, tmp_path, url, *flags) as (host, base, public):
+        digest = _publish(tmp_path, host, "acme/flip", "1.0.0", "Write short functions.")
+        held = _wait("acme/flip", lambda: _version(sessions, "acme/flip", "1.0.0"))
+        assert held.quarantined, "moderation: all"
+        approve = f"{base}/api/v1/review/{held.id}/approve"
+        status, body = _post(approve, {"reason": "fine"}, tokens["rita"])
+        assert status == 409 and "full scan" in body["detail"], body
+        worker = scanning.ScanWorker(
+            sessions,
+            moderation="all",
+            key=scanning.load_key(
+                str(tmp_path / "index-key" / "cosign.key"), f"file:{tmp_path / 'index-key' / 'password'}"
+            ),
+        )
+        assert worker.run().versions == 1
+        worker.close()
+        assert _post(approve, {"reason": "fine"}, tokens["rita"])[0] == 200
+
+        def consumer(where: str):
+            project = tmp_path / where
+            (project / "keys").mkdir(parents=True)
+            (project / "keys" / "index.pub").write_bytes(public.read_bytes())
+            policy = {"require": [{"packages": "*", "attestations": ["scan", "approval"], "keys": ["keys/index.pub"]}]}
+            document = {"registry": host, "dependencies": {"acme/flip": "1.0.0"}, "targets": ["cursor"]}
+            (project / "rigging.json").write_text(json.dumps({**document, "signatures": policy}))
+            before = snapshot(project)
+            return run_cli("install", "-C", project), before, project
+
+        installed, _, _ = consumer("before")
+        assert installed.returncode == 0, installed.stderr
+        time.sleep(1.1)  # decidedAt has whole seconds: the rejection is the newer decision
+        status, body = _post(f"{base}/api/v1/review/{held.id}/reject", {"reason": "on second look"}, tokens["rita"])
+        assert status == 200 and body["attestation"], body
+        with RegistryClient(host) as client:
+            found, _ = verified_attestations(client, "acme/flip", digest, [public])
+        assert sorted(a.predicate["decision"] for a in found if a.kind == "approval") == ["approved", "rejected"]
+        refused, before, project = consumer("after")
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert "approval" in refused.stderr and snapshot(project) == before
+        audit = [
+            (e["action"], e["actor"]) for e in api_get(f"{base}/api/v1/review/audit", tokens["rita"])[1]["entries"]
+        ]
+        assert audit[:2] == [("reject", "rita"), ("approve", "rita")]

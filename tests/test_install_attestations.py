@@ -7,8 +7,6 @@ verified and a policy fingerprint, so that a changed policy or key file is verif
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,9 +20,9 @@ from rigging.signing.signer import subject_of
 from rigging.signing.store import bundles
 
 from tests.catalog_publish import unique_namespace
-from tests.conftest import FIXTURES, KEY_PASSWORD, REPO_ROOT
+from tests.conftest import KEY_PASSWORD
 from tests.packages import make_package
-from tests.support.services import unavailable
+from tests.support.sigstore_js import require_sigstore_js, sigstore_js_verify
 from tests.test_install import snapshot
 
 ATTESTED = {"packages": "*", "attestations": ["scan", "approval"], "keys": ["keys/index.pub"]}
@@ -41,7 +39,11 @@ def _scan(verdict: str, at: str) -> dict:
     }
 
 
-APPROVAL = {"decision": "approved", "reviewer": "rita", "reason": "read it", "decidedAt": "2026-12-01T10:00:00Z"}
+def _decision(decision: str, at: str) -> dict:
+    return {"decision": decision, "reviewer": "rita", "reason": "read it", "decidedAt": at}
+
+
+APPROVAL = _decision("approved", "2026-12-01T10:00:00Z")
 
 
 def _publish(cli, tmp_path, registry, env, name, *sign, files: dict[str, str] | None = None) -> str:
@@ -82,6 +84,15 @@ def _project(root: Path, registry, name: str, rules: list[dict], keys: dict[str,
     return root
 
 
+def _scanned_and_approved(cli, tmp_path, registry, env, key_dir: Path, leaf: str) -> tuple[str, str, Path]:
+    """(name, digest, project): a published version with a passing scan and an approval, and a
+    project that requires both."""
+    name = f"{unique_namespace('at')}/{leaf}"
+    digest = _publish(cli, tmp_path, registry, env, name)
+    _attested(registry, name, digest, key_dir, ("pass", "2026-12-01T09:00:00Z"))
+    return name, digest, _project(tmp_path / "project", registry, name, [ATTESTED], {"index.pub": key_dir})
+
+
 def _edit(project: Path, change) -> None:
     document = json.loads((project / "rigging.json").read_text())
     change(document)
@@ -110,10 +121,7 @@ def test_a_scanned_and_approved_package_installs_and_the_lock_records_who_attest
     cli, tmp_path, registry, signing_env, keys
 ):
     index, _ = keys
-    name = f"{unique_namespace('at')}/good"
-    digest = _publish(cli, tmp_path, registry, signing_env, name)
-    _attested(registry, name, digest, index, ("pass", "2026-12-01T09:00:00Z"))
-    project = _project(tmp_path / "project", registry, name, [ATTESTED], {"index.pub": index})
+    name, _, project = _scanned_and_approved(cli, tmp_path, registry, signing_env, index, "good")
     done = cli("install", "-C", project, env=signing_env)
     assert done.returncode == 0, done.stderr
     locked = _lock(project)
@@ -150,6 +158,38 @@ def test_the_newest_scan_decides_and_a_block_refuses(cli, tmp_path, registry, si
     # a key rule (no "attestations") is about signatures: the index's scan is not its signature
     _edit(project, lambda d: d["signatures"].update(require=[{"packages": "*", "keys": ["keys/index.pub"]}]))
     _refused(cli, project, signing_env, "is not signed as rigging.json requires")
+
+
+def test_a_later_rejection_withdraws_an_approval_and_a_later_approval_restores_it(
+    cli, tmp_path, registry, signing_env, keys
+):
+    index, _ = keys
+    name, digest, project = _scanned_and_approved(cli, tmp_path, registry, signing_env, index, "withdrawn")
+    rejected = _attest(registry, name, digest, index, "approval", _decision("rejected", "2026-12-02T10:00:00Z"))
+    _refused(cli, project, signing_env, name, f"the newest approval (2026-12-02T10:00:00Z, {rejected})", "'rejected'")
+    assert sorted(p.name for p in project.iterdir()) == ["keys", "rigging.json"]
+    _attest(registry, name, digest, index, "approval", _decision("approved", "2026-12-03T10:00:00Z"))
+    done = cli("install", "-C", project, env=signing_env)
+    assert done.returncode == 0, done.stderr
+    assert set(_lock(project)["packages"][name]["attestations"]) == {"scan", "approval"}
+
+
+def test_a_withdrawal_after_install_is_seen_by_frozen_not_by_an_unchanged_install(
+    cli, tmp_path, registry, signing_env, keys
+):
+    index, _ = keys
+    name, digest, project = _scanned_and_approved(cli, tmp_path, registry, signing_env, index, "revoked")
+    assert cli("install", "-C", project, env=signing_env).returncode == 0
+    _attest(registry, name, digest, index, "approval", _decision("revoked", "2026-12-02T10:00:00Z"))
+    # the lock and policy are unchanged: the no-request fast path does not ask the registry again
+    again = cli("install", "-C", project, "--json", env=signing_env)
+    assert again.returncode == 0 and json.loads(again.stdout)["requests"] == 0
+    # --frozen (CI) verifies a locked package against the policy again, and finds the withdrawal
+    before = snapshot(project)
+    frozen = cli("install", "-C", project, "--frozen", env=signing_env)
+    assert frozen.returncode == 1 and "has decision 'revoked'" in frozen.stderr, frozen.stderr
+    assert len(frozen.stderr.strip().splitlines()) == 1 and "nothing was installed" in frozen.stderr
+    assert snapshot(project) == before
 
 
 def test_attestations_signed_by_another_key_are_refused(cli, tmp_path, registry, signing_env, keys):
@@ -323,9 +363,7 @@ def test_info_reads_an_oci_layout_and_names_a_missing_version(cli, tmp_path, env
 
 
 def test_sigstore_js_verifies_the_attestations_attest_pushes(cli, tmp_path, registry, signing_env, keys):
-    verifier = REPO_ROOT / "tests" / "js" / "verify_bundle.js"
-    if shutil.which("node") is None or not (REPO_ROOT / "tests" / "js" / "node_modules" / "sigstore").is_dir():
-        unavailable("sigstore-js is not installed (./dev test runs npm ci --prefix tests/js)")
+    require_sigstore_js()
     index, other = keys
     name = f"{unique_namespace('js')}/attested"
     digest = _publish(cli, tmp_path, registry, signing_env, name)
@@ -342,20 +380,12 @@ def test_sigstore_js_verifies_the_attestations_attest_pushes(cli, tmp_path, regi
     for stored, predicate_type in pushed.items():
         assert listed[stored]["artifactType"] == BUNDLE
         assert listed[stored]["annotations"][BUNDLE_PREDICATE_ANNOTATION] == predicate_type
-    root = FIXTURES / "sigstore" / "trusted_root.production.json"
-
-    def js(bundle: Path, key: Path) -> dict:
-        out = subprocess.run(
-            ["node", str(verifier), str(bundle), str(key), str(root)], capture_output=True, text=True, timeout=60
-        )
-        return json.loads(out.stdout)
-
     assert sorted(stored for stored, _ in found) == sorted(pushed)
     for stored, raw in found:
         bundle = tmp_path / f"{stored.replace(':', '-')}.json"
         bundle.write_bytes(raw)
-        assert js(bundle, index / "cosign.pub") == {"verified": True}, stored
-        refused = js(bundle, other / "cosign.pub")
+        assert sigstore_js_verify(bundle, index / "cosign.pub") == {"verified": True}, stored
+        refused = sigstore_js_verify(bundle, other / "cosign.pub")
         assert refused["verified"] is False and "SIGNATURE_ERROR" in refused["error"]
 
 
@@ -422,8 +452,34 @@ def test_the_newest_scan_decides_whatever_its_offset_and_an_undated_one_refuses(
     assert decide(["scan"], [later_pass, scan("block", "2026-12-01T11:00:00+02:00", "s3")])[0] == {}  # a tie
     signers, missing = decide(["scan", "approval"], [later_pass, scan("pass", "yesterday", "s4")])
     assert signers == {} and "s4 has no RFC 3339 scannedAt" in missing[0] and "no approval attestation" in missing[1]
-    rejected = Attestation("approval", {"decision": "rejected"}, "key k", "a1")
-    assert decide(["approval"], [rejected]) == ({}, ["no approval with decision 'approved'"])
+
+
+def test_the_newest_approval_decision_decides_a_tie_refuses_and_an_undated_one_refuses():
+    from rigging.install_policy import decide
+    from rigging.signing.attestations import Attestation
+
+    def decided(decision: str, at: object, stored: str, signer: str = "key k") -> Attestation:
+        return Attestation("approval", {"decision": decision, "decidedAt": at}, signer, stored)
+
+    approved = decided("approved", "2026-12-01T10:00:00Z", "a1")
+    assert decide(["approval"], [approved]) == ({"approval": "key k"}, [])
+    for withdrawal in ("rejected", "revoked"):
+        later = decided(withdrawal, "2026-12-01T12:00:00+02:00", "a2")  # 10:00:00 UTC: a tie
+        assert decide(["approval"], [approved, later]) == (
+            {},
+            [f"the newest approval (2026-12-01T12:00:00+02:00, a2) has decision {withdrawal!r}"],
+        )
+    restored = decided("approved", "2026-12-01T10:00:01Z", "a3", "key j")
+    assert decide(["approval"], [decided("rejected", "2026-12-01T10:00:00Z", "a2"), restored]) == (
+        {"approval": "key j"},
+        [],
+    )
+    assert decide(["approval"], [decided("approved", "2026-12-02T10:00:00", "a4")]) == (
+        {},
+        ["approval attestation a4 has no RFC 3339 decidedAt"],  # no offset: not placed in time
+    )
+    signers, missing = decide(["approval"], [approved, decided("rejected", None, "a5")])
+    assert signers == {} and missing == ["approval attestation a5 has no RFC 3339 decidedAt"]
 
 
 def test_a_lock_written_before_policies_is_verified_once_and_then_left_alone(cli, signing_env, installed):

@@ -103,6 +103,15 @@ HOSTILE = {
         "more content than a package may hold",
     ),
     "compression bomb": ([_pax_bomb()], "compression bomb"),
+    "file twice": ([_file("hostile/rules/a.md", b"x"), _file("hostile/rules/a.md", b"y")], "appears twice"),
+    "file under a file": (
+        [_file("hostile/skills/x/SKILL.md", b"x"), _file("hostile/skills/x/SKILL.md/y.md", b"y")],
+        "lies under a file",
+    ),
+    "file over a folder": (
+        [_file("hostile/skills/x/SKILL.md/y.md", b"y"), _file("hostile/skills/x/SKILL.md", b"x")],
+        "both a file and a folder",
+    ),
 }
 
 

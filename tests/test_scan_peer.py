@@ -7,9 +7,10 @@ What is held: every threat case the peer flags at HIGH or CRITICAL, ours flags a
 (`pytest -s`, or RIGGING_PEER_TABLE=1 writes /tmp/scan_peer_table.md) shows both verdicts.
 
 Benign cases the peer flags HIGH or CRITICAL are its false positives, which we do not copy:
-- benign-teaches-shell-safety, benign-quotes-injection: the pipe to a shell and the injection
-  phrases stand in fenced code blocks after prose that warns against them. Markdown code is how a
-  rule quotes an example; the peer's patterns read text without Markdown's structure.
+- benign-teaches-shell-safety, benign-labels-bad-example, benign-quotes-injection: the pipe to a
+  shell and the injection phrases stand in fenced code blocks after prose (or a "Bad:" label) that
+  warns against them. Markdown code is how a rule quotes an example; the peer's patterns read text
+  without Markdown's structure.
 - benign-js-tool: `execFile("git", ["status"])` runs a fixed program with fixed arguments; nothing
   fetched reaches it. The peer flags any child_process call.
 """

@@ -17,10 +17,11 @@ from rigging.signing.formats import INTOTO_PAYLOAD_TYPE, pae, payload_digest
 from rigging.signing.keys import KeyError_, decrypt_private_key, encrypt_private_key, load_private_key, public_pem
 from rigging.signing.store import bundles, legacy_signatures, push_bundle, push_legacy
 
-from tests.conftest import FIXTURES, KEY_PASSWORD, REPO_ROOT
+from tests.conftest import FIXTURES, KEY_PASSWORD
 from tests.packages import make_package
 from tests.support.raw_package import http_push_blob
 from tests.support.services import unavailable
+from tests.support.sigstore_js import require_sigstore_js, sigstore_js_verify
 
 COSIGN = FIXTURES / "cosign"
 
@@ -211,28 +212,15 @@ def test_openssl_verifies_a_legacy_signature(cli, tmp_path, registry, signing_en
 
 
 def test_sigstore_js_and_openssl_verify_a_keyed_bundle(cli, tmp_path, registry, signing_env, keys, fixtures):
-    verifier = REPO_ROOT / "tests" / "js" / "verify_bundle.js"
-    if shutil.which("node") is None or not (REPO_ROOT / "tests" / "js" / "node_modules" / "sigstore").is_dir():
-        unavailable("sigstore-js is not installed (./dev test runs npm ci --prefix tests/js)")
+    require_sigstore_js()
     good, other = keys
     ref, digest = _published(cli, tmp_path, registry, signing_env, "acme/sigstore-js")
     assert cli("sign", ref, "--key", good / "cosign.key", env=signing_env).returncode == 0
     with RegistryClient(registry.host) as client:
         ((_, raw),) = bundles(client, "acme/sigstore-js", digest)
     (tmp_path / "bundle.json").write_bytes(raw)
-    root = FIXTURES / "sigstore" / "trusted_root.production.json"
-
-    def js(key: Path) -> dict:
-        out = subprocess.run(
-            ["node", str(verifier), str(tmp_path / "bundle.json"), str(key), str(root)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return json.loads(out.stdout)
-
-    assert js(good / "cosign.pub") == {"verified": True}
-    refused = js(other / "cosign.pub")
+    assert sigstore_js_verify(tmp_path / "bundle.json", good / "cosign.pub") == {"verified": True}
+    refused = sigstore_js_verify(tmp_path / "bundle.json", other / "cosign.pub")
     assert refused["verified"] is False and "SIGNATURE_ERROR" in refused["error"]
     # and openssl over the DSSE pre-authentication encoding, with the statement naming our digest
     bundle = json.loads(raw)

@@ -157,18 +157,28 @@ def create_app(settings: Settings) -> FastAPI:
 
     registry_query = Query(None, max_length=300, description="host[:port] of the registry (or a mirror of it)")
 
-    def _found(
+    def _readable(
         namespace: str,
         name: str,
         registry: str | None = registry_query,
         viewer: Viewer = Depends(request_viewer),
         s: Session = Depends(session),  # the route's own session too: FastAPI makes one per request
     ) -> store.Found:
-        """Dependency: the package a route is about, as this viewer may see it."""
+        """Dependency: the package a route is about, if this viewer may read its namespace."""
         found = store.find_package(s, viewer, f"{namespace}/{name}", registry=registry, order=settings.sources)
-        if found is None or (found.package.latest_version_id is None and not _shown(s, viewer, found.package)):
-            # missing, not visible to this viewer, and held with nothing else to show read the same
+        if found is None:  # missing and not visible to this viewer read the same
             raise HTTPException(404, f"package {namespace}/{name} is not in the index")
+        return found
+
+    def _found(
+        found: store.Found = Depends(_readable),
+        viewer: Viewer = Depends(request_viewer),
+        s: Session = Depends(session),
+    ) -> store.Found:
+        """Dependency: the package a page or search result is about: one held with nothing else to
+        show is not shown (but for those who review it)."""
+        if found.package.latest_version_id is None and not _shown(s, viewer, found.package):
+            raise HTTPException(404, f"package {found.package.name} is not in the index")
         return found
 
     def _shown(s: Session, viewer: Viewer, package: Package) -> bool:
@@ -265,9 +275,13 @@ def create_app(settings: Settings) -> FastAPI:
         raise HTTPException(404, f"{found.package.name} has no version {version} in the index")
 
     @app.get("/api/v1/packages/{namespace}/{name}/versions")
-    def package_versions(found: store.Found = Depends(_found), s: Session = Depends(session)) -> dict[str, Any]:
-        """Everything the resolver needs about a package, in one request."""
+    def package_versions(found: store.Found = Depends(_readable), s: Session = Depends(session)) -> dict[str, Any]:
+        """Everything the resolver needs about a package, in one request. `held`: the versions the
+        index keeps back (quarantined, or waiting for a reviewer), which a client must not take
+        from the registry's tag list either; so a readable package whose every version is held
+        answers here with no versions, rather than 404, after which a client reads the registry."""
         listed = store.package_versions(s, found.package)
+        held = sorted({v.version for v, _, _ in store.version_rows(s, found.package, quarantined=True)})
         verdicts = dict(
             s.execute(
                 select(ScanResult.version_id, ScanResult.verdict).where(
@@ -288,7 +302,7 @@ def create_app(settings: Settings) -> FastAPI:
             }
             for v, repo, src in listed
         ]
-        return {"name": found.package.name, **_where(found), "versions": out}
+        return {"name": found.package.name, **_where(found), "versions": out, "held": held}
 
     @app.get("/api/v1/stats")
     def stats(viewer: Viewer = Depends(request_viewer), s: Session = Depends(session)) -> dict[str, Any]:

@@ -72,16 +72,22 @@ def _signature_tag(tag: str) -> bool:
 def _fallback_signed(client: RegistryClient, path: str, tag: str) -> bool:
     """Whether a referrers fallback index lists a signature: anything but the index's own
     attestations, which say what the index found, not who published."""
-    from rigging.signing.attestations import KINDS
-    from rigging.signing.formats import BUNDLE_PREDICATE_ANNOTATION
-
     try:
         data, _, _ = client.get_manifest(path, tag)
         manifests = json.loads(data).get("manifests") or []
     except (RegistryError, ValueError, AttributeError):
         return True  # unreadable: as before attestations existed, the tag counts
-    ours = set(KINDS.values())
-    return any((m.get("annotations") or {}).get(BUNDLE_PREDICATE_ANNOTATION) not in ours for m in manifests)
+    return any(_is_signature(m) for m in manifests)
+
+
+def _is_signature(descriptor: dict[str, Any]) -> bool:
+    """A referrer that is a Sigstore bundle and not one of the index's own attestations."""
+    from rigging.signing.attestations import KINDS
+    from rigging.signing.formats import BUNDLE, BUNDLE_PREDICATE_ANNOTATION
+
+    if descriptor.get("artifactType", BUNDLE) != BUNDLE:
+        return False
+    return (descriptor.get("annotations") or {}).get(BUNDLE_PREDICATE_ANNOTATION) not in KINDS.values()
 
 
 class Crawler:
@@ -305,14 +311,14 @@ class Crawler:
         started = time.perf_counter()
         try:
             item.scan = scanning.inline_scan(content, package.content_title(item.name), f"{where}:{tag}", docs)
-        except RiggingError as exc:  # a layer the scan cannot read is a version nobody should install
+        except (RiggingError, OSError) as exc:  # a layer the scan cannot unpack: nobody should install it
             item.scan = scanning.unreadable(str(exc))
         self._count(scanned=1)
         with self._lock:
             self.stats.scan_seconds += time.perf_counter() - started
         if actual.replace(":", "-") not in tags and self._has_referrers_api(client, path, actual):
             referrers = client.referrers_api(path, actual) or []
-            if any(r.get("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json" for r in referrers):
+            if any(_is_signature(r) for r in referrers):
                 item.signed_by = sorted({*item.signed_by, "api"})
         return item, actual
 

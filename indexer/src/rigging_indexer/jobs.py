@@ -69,12 +69,17 @@ def claim_from(
     return list(rows)
 
 
-def finish(session: Session, outcomes: dict[int, str | None], table: str = "crawl_jobs") -> None:
-    """Mark jobs done, or failed with their error."""
+def finish(
+    session: Session, outcomes: dict[int, str | None], table: str = "crawl_jobs", *, worker: str | None = None
+) -> None:
+    """Mark jobs done, or failed with their error; with `worker`, only those it still holds (one
+    whose lease ran out may have gone to another worker since)."""
     if outcomes:
+        mine = " AND worker = :worker" if worker else ""
         session.execute(
             text(
-                f"UPDATE {table} SET state = :state, error = :error, lease_until = NULL, updated = :now WHERE id = :id"
+                f"UPDATE {table} SET state = :state, error = :error, lease_until = NULL, updated = :now "
+                f"WHERE id = :id{mine}"
             ),
             [
                 {
@@ -82,6 +87,7 @@ def finish(session: Session, outcomes: dict[int, str | None], table: str = "craw
                     "state": "failed" if error else "done",
                     "error": error[:2000] if error else None,
                     "now": now(),
+                    "worker": worker,
                 }
                 for job, error in outcomes.items()
             ],
@@ -89,16 +95,11 @@ def finish(session: Session, outcomes: dict[int, str | None], table: str = "craw
     session.commit()
 
 
-def pending(session: Session) -> int:
-    return (
-        session.scalar(
-            text(
-                "SELECT count(*) FROM crawl_jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < :now)"
-            ),
-            {"now": now()},
-        )
-        or 0
-    )
+def pending(session: Session, table: str = "crawl_jobs", ready: str = "", values: dict | None = None) -> int:
+    """Jobs a worker could claim now (`ready` narrows them, as in `claim_from`)."""
+    claimable = "(state = 'queued' OR (state = 'running' AND lease_until < :now))"
+    query = text(f"SELECT count(*) FROM {table} WHERE {claimable}{ready}")
+    return session.scalar(query, {"now": now(), **(values or {})}) or 0
 
 
 def running(session: Session, besides: str | None = None) -> int:

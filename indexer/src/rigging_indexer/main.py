@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigging_indexer import scanning
 
             with factory() as session:
-                count = scanning.rescan(session, everything=args.all)
+                count = scanning.rescan(session, everything=args.all, attesting=bool(settings["attestation_key"]))
                 session.commit()
             print(f"queued {count} versions for a scan under rules {scanning.RULES_VERSION}")
             return 0
@@ -358,7 +358,7 @@ def _start_scanning(factory: sessionmaker[Session], settings: dict, threads: int
     from rigging_indexer import scanning
 
     with factory() as session:
-        queued = scanning.rescan(session)
+        queued = scanning.rescan(session, attesting=bool(settings["attestation_key"]))
         session.commit()
     if queued:
         print(

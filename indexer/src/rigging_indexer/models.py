@@ -298,7 +298,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     actor: Mapped[str] = mapped_column(String(100))  # a username, or "rigging-indexer" for the scanner
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    action: Mapped[str] = mapped_column(String(32))  # quarantine | release | approve | reject
+    action: Mapped[str] = mapped_column(String(32))  # quarantine | release | approve | reject | revoke
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"), nullable=True)
     namespace: Mapped[str] = mapped_column(String(128), index=True)
     package: Mapped[str] = mapped_column(String(128))

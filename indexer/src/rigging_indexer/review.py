@@ -89,10 +89,7 @@ def router(
         package's previous visible version."""
         reviewer(viewer)
         query = (
-            select(Version, Package, Repository, Source)
-            .join(Package, Package.id == Version.package_id)
-            .join(Repository, Repository.id == Version.repository_id)
-            .join(Source, Source.id == Repository.source_id)
+            store.placed_versions()
             .where(Version.quarantined.is_(True), Version.deleted.is_(False), Version.review != "rejected")
             .order_by(Version.id)
             .limit(limit)
@@ -112,13 +109,9 @@ def router(
 
     def _decide(version_id: int, decision: str, body: Decision, viewer: Viewer, s: Session) -> dict[str, Any]:
         reviewer(viewer)
-        found = s.execute(
-            select(Version, Package, Repository, Source)
-            .join(Package, Package.id == Version.package_id)
-            .join(Repository, Repository.id == Version.repository_id)
-            .join(Source, Source.id == Repository.source_id)
-            .where(Version.id == version_id, Version.deleted.is_(False))
-        ).first()
+        # the version's row locked until the decision commits: a full scan finishing meanwhile waits
+        chosen = store.placed_versions().where(Version.id == version_id, Version.deleted.is_(False))
+        found = s.execute(chosen.with_for_update(of=Version)).first()
         if found is None or not viewer.may_review(found[1].namespace):
             raise HTTPException(404, NOT_FOUND)
         if viewer.token_id is not None and "publish" not in viewer.scopes:
@@ -127,18 +120,24 @@ def router(
         if decision == "reject" and not reason:
             raise HTTPException(422, "a rejection needs a reason")
         version, package, repo, src = found
+        scanned = s.get(ScanResult, version.id)
+        if decision == "approve" and (scanned is None or not scanned.full):
+            # an approval covers the findings the reviewer saw: Semgrep's too, which come seconds later
+            raise HTTPException(409, "this version's full scan has not finished; approve it once it has")
         actor = viewer.username or f"token {viewer.token_id}"
         scanning.decide(s, version, package, decision, reason, actor, viewer.user_id)
         s.commit()
         invalidate()
         out: dict[str, Any] = {"id": version.id, "review": version.review, "quarantined": version.quarantined}
-        if decision == "approve" and key is not None and not src.url.startswith("oci:"):
-            out["attestation"] = _attest_approval(version, repo, src, actor, reason)
+        if key is not None and not src.url.startswith("oci:"):
+            out["attestation"] = _attest_decision(version, repo, src, decision, actor, reason)
         return out
 
-    def _attest_approval(version: Version, repo: Repository, src: Source, actor: str, reason: str) -> str | None:
-        """The signed approval, pushed with the source's credentials; None when the push failed
-        (the decision stands; the error is on the server's output)."""
+    def _attest_decision(
+        version: Version, repo: Repository, src: Source, decision: str, actor: str, reason: str
+    ) -> str | None:
+        """The signed decision (approved or rejected), pushed with the source's credentials; None
+        when the push failed (the decision stands; the error is on the server's output)."""
         import sys
 
         from rigging.errors import RiggingError
@@ -147,12 +146,8 @@ def router(
         try:
             data, media_type, digest = client.get_manifest(repo.path, version.manifest_digest)
             subject = {"mediaType": media_type, "digest": digest, "size": len(data)}
-            predicate = {
-                "decision": "approved",
-                "reviewer": actor,
-                "reason": reason,
-                "decidedAt": scanning.rfc3339(scanning.now()),
-            }
+            outcome = {"approve": "approved", "reject": "rejected"}[decision]
+            predicate = scanning.review_predicate(outcome, actor, reason)
             return scanning.push_attestation(client, key, src.url, repo.path, subject, "approval", predicate)
         except (RiggingError, OSError) as exc:
             print(f"rigging-indexer: approval attestation for {repo.path}: {exc}", file=sys.stderr, flush=True)

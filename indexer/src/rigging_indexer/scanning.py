@@ -35,7 +35,8 @@ from typing import Any
 from rigging.archive import iter_layer
 from rigging.errors import RiggingError
 from rigging.scan import RULES_VERSION, ScanReport, scan_package
-from sqlalchemy import insert, select, text, update
+from rigging.scan.semgrep import TIMEOUT_SECONDS as SEMGREP_TIMEOUT_SECONDS
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from rigging_indexer import jobs, store
@@ -114,29 +115,35 @@ def inline_scan(content: bytes, title: str, label: str, docs: bytes | None = Non
 
 
 def semgrep_program() -> str | None:
-    """The Semgrep binary the core finds (RIGGING_SEMGREP, else PATH), when the core runs Semgrep."""
-    try:
-        from rigging.scan import find_semgrep  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+    """The Semgrep program the core finds (RIGGING_SEMGREP, else PATH)."""
+    from rigging.scan import find_semgrep
+
     return find_semgrep()
 
 
 def full_scans(roots: list[Path]) -> tuple[dict[Path, ScanReport], bool]:
     """Every check of each package folder, with one Semgrep process over them all (its start-up is
-    most of its time); whether Semgrep ran. A Semgrep that fails leaves the built-in verdicts (and
-    says so in the result) rather than no scan at all."""
+    most of its time); whether Semgrep ran on any. A batch Semgrep fails on is scanned again one
+    package at a time, so that a package Semgrep cannot scan costs only itself its Semgrep
+    findings: it keeps the built-in verdict, its report says `semgrep` false, and `stale` queues
+    it again."""
+    from rigging.scan import scan_packages
+
     program = semgrep_program()
+    if program is None or not roots:
+        return scan_packages(roots), False
     try:
-        from rigging.scan import scan_packages  # type: ignore[attr-defined]
-    except ImportError:  # a core without batches: built-ins only
-        return {root: scan_package(root) for root in roots}, False
-    if program is not None and roots:
+        return scan_packages(roots, semgrep=program), True
+    except RiggingError as exc:
+        log.warning("semgrep failed on a batch of %d, scanning each alone: %s", len(roots), exc)
+    reports: dict[Path, ScanReport] = {}
+    for root in roots:
         try:
-            return scan_packages(roots, semgrep=program), True
+            reports.update(scan_packages([root], semgrep=program))
         except RiggingError as exc:
-            log.warning("semgrep failed, built-in checks only: %s", exc)
-    return scan_packages(roots), False
+            log.warning("semgrep failed on %s, built-in checks only: %s", root, exc)
+            reports.update(scan_packages([root]))
+    return reports, any(report.semgrep for report in reports.values())
 
 
 # -- deciding ----------------------------------------------------------------------------------------
@@ -258,8 +265,9 @@ def _result_row(version_id: int, result: dict[str, Any], *, full: bool, semgrep:
 
 
 def apply_full(db: Session, version_id: int, result: dict[str, Any], semgrep: bool, default_mode: str) -> bool:
-    """Store a full scan and re-decide the version's quarantine; whether it changed."""
-    version = db.get(Version, version_id)
+    """Store a full scan and re-decide the version's quarantine; whether it changed. The row is
+    locked: a reviewer's decision meanwhile waits rather than being overwritten."""
+    version = db.get(Version, version_id, with_for_update=True)
     if version is None:
         return False
     package = db.get(Package, version.package_id)
@@ -272,6 +280,8 @@ def apply_full(db: Session, version_id: int, result: dict[str, Any], semgrep: bo
     db.add(_result_row(version_id, result, full=True, semgrep=semgrep, moment=now()))
     if version.review == "approved" and result["verdict"] == "block" and version.review_rules != RULES_VERSION:
         version.review = "none"  # approved under other rules, which did not block it: a reviewer decides again
+        why = f"approved under rules {version.review_rules}; rules {RULES_VERSION} block it"
+        audit(db, "revoke", version, package, why)
     # Moderation holds new versions: their first full scan (Semgrep sees more than the inline
     # checks) may still hold one, and one held waits for its reviewer; but a re-scan under new
     # rules quarantines a visible version only for a block, else `all` would hide every version
@@ -332,30 +342,45 @@ def enqueue(db: Session, version_ids: Iterable[int], rules: str | None = None) -
     return len(ids)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns naive datetimes
-
-
-def stale(db: Session, rules: str | None = None) -> list[int]:
-    """Versions (not deleted) whose newest scan is missing, only the inline one, or under other rules."""
+def stale(db: Session, rules: str | None = None, *, semgrep: bool | None = None, attesting: bool = False) -> list[int]:
+    """Versions (not deleted) whose newest scan is missing, only the inline one, under other rules,
+    made without Semgrep where it is installed, or (`attesting`) never attested; and not already
+    waiting for a scan. A job whose worker died too often (running, lease over, attempts spent)
+    waits no more."""
     rules = rules or RULES_VERSION
+    semgrep = semgrep_program() is not None if semgrep is None else semgrep
+    incomplete = ScanResult.version_id.is_(None) | ScanResult.full.is_(False) | (ScanResult.rules_version != rules)
+    if semgrep:
+        incomplete = incomplete | ScanResult.semgrep.is_(False)
+    if attesting:  # a layout (oci:) source has no referrers to push to
+        unattested = ScanResult.attestation.is_(None) & Version.repository_id.in_(
+            select(Repository.id).join(Source, Source.id == Repository.source_id).where(~Source.url.startswith("oci:"))
+        )
+        incomplete = incomplete | unattested
+    finished = ScanJob.state.in_(("done", "failed")) | (ScanJob.rules_version != rules)
+    stranded = (ScanJob.state == "running") & (ScanJob.attempts >= MAX_ATTEMPTS) & (ScanJob.lease_until < now())
     query = (
         select(Version.id)
         .outerjoin(ScanResult, ScanResult.version_id == Version.id)
         .outerjoin(ScanJob, ScanJob.version_id == Version.id)
         .where(Version.deleted.is_(False))
-        .where((ScanResult.version_id.is_(None)) | (ScanResult.full.is_(False)) | (ScanResult.rules_version != rules))
-        .where((ScanJob.id.is_(None)) | (ScanJob.state.in_(("done", "failed"))) | (ScanJob.rules_version != rules))
+        .where(incomplete)
+        .where(ScanJob.id.is_(None) | finished | stranded)
     )
     return list(db.scalars(query))
 
 
-def rescan(db: Session, *, everything: bool = False) -> int:
-    """Queue the versions the current rules have not scanned (every version with `everything`)."""
-    ids = list(db.scalars(select(Version.id).where(Version.deleted.is_(False)))) if everything else stale(db)
+def rescan(db: Session, *, everything: bool = False, attesting: bool = False) -> int:
+    """Queue the versions `stale` names (every version with `everything`)."""
+    if everything:
+        ids = list(db.scalars(select(Version.id).where(Version.deleted.is_(False))))
+    else:
+        ids = stale(db, attesting=attesting)
     return enqueue(db, ids)
 
 
+# longer than Semgrep may take over a batch, so that no other worker takes a batch still running
+SCAN_LEASE_SECONDS = SEMGREP_TIMEOUT_SECONDS + 60
 MAX_ATTEMPTS = 3  # a version that fails to scan this often waits for `rescan` (or a new rules version)
 
 
@@ -367,21 +392,12 @@ def claim(db: Session, worker: str, lease_seconds: float, count: int) -> list[tu
     return sorted((row.id, row.version_id) for row in rows)
 
 
-def finish(db: Session, outcomes: dict[int, str | None]) -> None:
-    jobs.finish(db, outcomes, "scan_jobs")
+def finish(db: Session, outcomes: dict[int, str | None], worker: str) -> None:
+    jobs.finish(db, outcomes, "scan_jobs", worker=worker)
 
 
 def pending(db: Session) -> int:
-    return (
-        db.scalar(
-            text(
-                "SELECT count(*) FROM scan_jobs WHERE (state = 'queued' OR (state = 'running' AND lease_until < :now)) "
-                "AND attempts < :max"
-            ),
-            {"now": now(), "max": MAX_ATTEMPTS},
-        )
-        or 0
-    )
+    return jobs.pending(db, "scan_jobs", " AND attempts < :max", {"max": MAX_ATTEMPTS})
 
 
 # -- the worker --------------------------------------------------------------------------------------
@@ -410,7 +426,7 @@ class ScanWorker:
         ca_file: str | None = None,
         worker: str | None = None,
         batch: int = 16,
-        lease_seconds: float = 300,
+        lease_seconds: float = SCAN_LEASE_SECONDS,
         on_change: Any = None,
     ) -> None:
         self.sessions = sessions
@@ -458,11 +474,7 @@ class ScanWorker:
             rows = {
                 version.id: (version, package, repo, src)
                 for version, package, repo, src in db.execute(
-                    select(Version, Package, Repository, Source)
-                    .join(Package, Package.id == Version.package_id)
-                    .join(Repository, Repository.id == Version.repository_id)
-                    .join(Source, Source.id == Repository.source_id)
-                    .where(Version.id.in_([version_id for _, version_id in claimed]))
+                    store.placed_versions().where(Version.id.in_([version_id for _, version_id in claimed]))
                 ).all()
             }
         outcomes: dict[int, str | None] = {}
@@ -485,10 +497,20 @@ class ScanWorker:
                 version_id = dict(claimed)[job_id]
                 _, package, repo, src = rows[version_id]
                 result = summary(reports[root], digests)
+                used_semgrep = reports[root].semgrep
                 with self.sessions() as db:
+                    approved = db.scalar(select(Version.review).where(Version.id == version_id)) == "approved"
                     moved = apply_full(db, version_id, result, used_semgrep, self.moderation)
-                    quarantined = bool(db.scalar(select(Version.quarantined).where(Version.id == version_id)))
+                    version_now = db.get(Version, version_id)
+                    quarantined = bool(version_now is not None and version_now.quarantined)
+                    revoked = approved and version_now is not None and version_now.review != "approved"
                     db.commit()
+                if revoked:  # consumers that require an approval must learn it no longer holds
+                    why = f"rules {RULES_VERSION} block it"
+                    try:
+                        self._push(src.url, repo.path, subject, "approval", review_predicate("revoked", SCANNER, why))
+                    except (RiggingError, OSError) as exc:
+                        log.warning("revoking the approval of %s: %s", package.name, exc)
                 changed |= moved
                 self.stats.versions += 1
                 self.stats.quarantined += int(moved and quarantined)
@@ -500,7 +522,7 @@ class ScanWorker:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
             with self.sessions() as db:
-                finish(db, outcomes)
+                finish(db, outcomes, self.worker)
 
     def _fetch(
         self, folder: Path, version: Version, package: Package, repo: Repository, src: Source
@@ -531,9 +553,7 @@ class ScanWorker:
         if self.key is None or source_url.startswith("oci:"):
             return None
         try:
-            digest = push_attestation(
-                self.client(source_url), self.key, source_url, path, subject, "scan", scan_predicate(result, semgrep)
-            )
+            digest = self._push(source_url, path, subject, "scan", scan_predicate(result, semgrep))
         except (RiggingError, OSError) as exc:
             return f"attesting {name}: {exc}"
         with self.sessions() as db:
@@ -541,6 +561,12 @@ class ScanWorker:
             db.commit()
         self.stats.attested += 1
         return None
+
+    def _push(self, source_url: str, path: str, subject: dict[str, Any], kind: str, predicate: dict[str, Any]) -> str:
+        """Sign and push one attestation (none without a key or for a layout source); its digest."""
+        if self.key is None or source_url.startswith("oci:"):
+            return ""
+        return push_attestation(self.client(source_url), self.key, source_url, path, subject, kind, predicate)
 
 
 def open_client(source_url: str, ca_file: str | None) -> Any:
@@ -577,6 +603,12 @@ def scan_predicate(result: dict[str, Any], semgrep: bool) -> dict[str, Any]:
     }
 
 
+def review_predicate(decision: str, reviewer: str, reason: str) -> dict[str, Any]:
+    """The approval predicate (SPEC): `approved`, `rejected`, or `revoked` when new rules block
+    what a reviewer approved; the newest by decidedAt decides, so a consumer follows withdrawals."""
+    return {"decision": decision, "reviewer": reviewer, "reason": reason, "decidedAt": rfc3339(now())}
+
+
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -601,16 +633,28 @@ def load_key(path: str, password_reference: str | None) -> Any:
     from cryptography.hazmat.primitives.asymmetric import ec
     from rigging.signing.keys import decrypt_private_key
 
-    from rigging_indexer.auth.settings import resolve_secret
+    from rigging_indexer.auth.settings import AuthConfigError, resolve_secret
 
-    pem = Path(path).read_bytes()
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise RiggingError(f"attestation key {path}: {exc.strerror or exc}; give the key file's path") from None
     if b"ENCRYPTED SIGSTORE PRIVATE KEY" in pem or b"ENCRYPTED COSIGN PRIVATE KEY" in pem:
         if password_reference:
-            password = resolve_secret(password_reference, "attestation_key_password")
+            try:
+                password = resolve_secret(password_reference, "attestation_key_password")
+            except AuthConfigError as exc:
+                raise RiggingError(f"attestation key {path}: {exc}") from None
         else:
             password = os.environ.get("COSIGN_PASSWORD", "")
         return decrypt_private_key(pem, password.encode(), path)
-    key = serialization.load_pem_private_key(pem, password=None)
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise RiggingError(
+            f"attestation key {path}: not a cosign key file nor an unencrypted PEM key; "
+            "make one with `rigging-indexer keys attestation DIR`"
+        ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise RiggingError(f"{path}: the attestation key must be ECDSA P-256")
     return key
@@ -634,7 +678,7 @@ def result_dict(row: ScanResult | None, *, findings: bool = True) -> dict[str, A
         "rules": row.rules_version,
         "full": row.full,
         "semgrep": row.semgrep,
-        "scanned": rfc3339(_aware(row.scanned)),
+        "scanned": rfc3339(jobs._aware(row.scanned)),
         "attestation": row.attestation,
     }
     if findings:
@@ -710,13 +754,7 @@ def text_changes(
     wanted = set(paths)
     sides = []
     for vid in (previous_id, version_id):
-        row = db.execute(
-            select(Version, Package, Repository, Source)
-            .join(Package, Package.id == Version.package_id)
-            .join(Repository, Repository.id == Version.repository_id)
-            .join(Source, Source.id == Repository.source_id)
-            .where(Version.id == vid)
-        ).first()
+        row = db.execute(store.placed_versions().where(Version.id == vid)).first()
         if row is None:
             return {}
         version, package, repo, src = row

@@ -15,7 +15,19 @@ from urllib.parse import urlsplit
 
 from rigging.errors import RiggingError
 from rigging.versions import Version as SemVer
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from rigging_indexer.access import Viewer, visible_namespace_clause
@@ -590,6 +602,16 @@ def _hosts(db: Session, source: Source) -> set[str]:
     return {registry_host(source.url), *(registry_host(url) for url in mirrors)}
 
 
+def placed_versions() -> Select[tuple[Version, Package, Repository, Source]]:
+    """A query of versions with their package and where they live (repository, source)."""
+    return (
+        select(Version, Package, Repository, Source)
+        .join(Package, Package.id == Version.package_id)
+        .join(Repository, Repository.id == Version.repository_id)
+        .join(Source, Source.id == Repository.source_id)
+    )
+
+
 def version_rows(db: Session, package: Package, *, quarantined: bool) -> list[tuple[Version, Repository, Source]]:
     """A package's undeleted versions that are (or are not) quarantined, each with where it lives,
     in the order they were indexed."""
@@ -636,7 +658,7 @@ def dependencies(db: Session, viewer: Viewer, version: Version, order: Sequence[
     edges = []
     for edge in db.scalars(select(Dependency).where(Dependency.version_id == version.id).order_by(Dependency.name)):
         found = find_package(db, viewer, edge.name, order=preferred)
-        if found is None:
+        if found is None or found.package.latest_version_id is None:  # nothing shown: as if unknown
             edges.append({"name": edge.name, "range": edge.range, "indexed": False})
             continue
         latest = db.get(Version, found.package.latest_version_id) if found.package.latest_version_id else None
@@ -656,7 +678,8 @@ def dependencies(db: Session, viewer: Viewer, version: Version, order: Sequence[
 def stats(db: Session, viewer: Viewer) -> dict[str, Any]:
     """Counts, downloads and the most downloaded packages, of what this viewer may see; packages
     per source (registry)."""
-    shown = visible(viewer, Package.namespace)
+    # a package with nothing to show (every version held or deleted) is not counted: it answers 404
+    shown = visible(viewer, Package.namespace) & Package.latest_version_id.is_not(None)
     top = db.execute(
         select(Package.name, Package.downloads, Source.url)
         .join(Source, Source.id == Package.source_id)

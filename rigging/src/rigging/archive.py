@@ -56,6 +56,7 @@ def iter_entries(
     regular files only, allowed kinds only, per-file and total caps, and a cap on decompressed bytes
     (compression bombs). `executable` is true only for a skill's file whose owner-execute bit is set."""
     total = count = 0
+    seen: dict[str, str] = {}
     try:
         with (
             gzip.open(io.BytesIO(blob) if isinstance(blob, bytes) else blob, "rb") as gz,
@@ -70,6 +71,17 @@ def iter_entries(
                 rel = name[len(prefix) + 1 :]
                 if path_problem(rel) is not None:
                     raise IntegrityError(f"{label}: entry {member.name!r} is not a safe path")
+                # one path, one meaning: a second copy of a file, or a file where a folder is (or
+                # the other way round), would unpack differently in each extractor
+                kind_here = "dir" if member.isdir() else "file"
+                if seen.get(rel, "dir") == "file" and kind_here == "file":
+                    raise IntegrityError(f"{label}: entry {member.name!r} appears twice")
+                if rel in seen and seen[rel] != kind_here:
+                    raise IntegrityError(f"{label}: entry {member.name!r} is both a file and a folder")
+                for parent in _parents(rel):
+                    if seen.setdefault(parent, "dir") == "file":
+                        raise IntegrityError(f"{label}: entry {member.name!r} lies under a file of the same name")
+                seen[rel] = kind_here
                 if member.isdir():
                     yield rel + "/", b"", False
                     continue
@@ -91,6 +103,12 @@ def iter_entries(
                 yield rel, data, kind == "skill" and bool(member.mode & 0o100)
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise IntegrityError(f"{label}: not a valid tar.gz ({exc})") from None
+
+
+def _parents(rel: str) -> Iterator[str]:
+    parts = rel.split("/")
+    for end in range(1, len(parts)):
+        yield "/".join(parts[:end])
 
 
 def extract_layer(blob: Path, prefix: str, dest: Path, *, docs: bool = False, label: str = "layer") -> list[str]:

@@ -2,6 +2,9 @@
 truth. Manifests and configs of chosen versions are still read (and digest-checked) from the
 registry, and when the indexer is down or does not know a package, its tag list is too.
 
+The versions an index holds back (quarantined, or waiting for a reviewer) are never offered,
+whichever list the others come from.
+
 An index is as fresh as its last crawl or webhook. So the packages being brought up to date
 (`rigging update`, the one `rigging add` adds) take their versions from the registry's tag
 list, as `rigging outdated` does: an update never stops short of a version `outdated` reported
@@ -59,36 +62,62 @@ class IndexCatalog(RegistryCatalog):
             self._index_client.close()
 
     def _fetch_tags(self, name: str) -> dict[Version, str]:
-        if self.updating is not None and (not self.updating or name in self.updating):
+        listed = self._index_versions(name)
+        if listed is None:  # down, or a package the index has not crawled yet
             return super()._fetch_tags(name)
-        registry = getattr(self.locate(name), "host", None)
-        if not self._down and registry is not None:  # an oci: folder is read directly
-            import httpx
+        found, held = listed
+        if (self.updating is not None and (not self.updating or name in self.updating)) or self._behind(name, found):
+            found = super()._fetch_tags(name)
+        offered = {v: tag for v, tag in found.items() if v not in held}
+        newest = max(offered, default=None)
+        # said when it changes the outcome: nothing left, or something newer than what is offered
+        kept_back = sorted(v for v in held if newest is None or v > newest)
+        if kept_back:
+            print(
+                f"rigging: note: index {self.index_url} holds {name} {', '.join(map(str, kept_back))} "
+                "(quarantined or waiting for a reviewer); not offered",
+                file=sys.stderr,
+            )
+        return offered
 
+    def _index_versions(self, name: str) -> tuple[dict[Version, str], set[Version]] | None:
+        """(versions the index offers, versions it holds back) of `name`, or None when it cannot
+        say: it is down, does not know the package, or the package lives in an oci: folder."""
+        registry = getattr(self.locate(name), "host", None)
+        if self._down or registry is None:
+            return None
+        import httpx
+
+        try:
+            self.index_requests += 1
+            # the registry named too: another source may hold a package of the same name
+            response = self._index().get(
+                f"{self.index_url}/api/v1/packages/{name}/versions", params={"registry": registry}
+            )
+            if response.status_code != 200:
+                return None
+            body = response.json()
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            self._down = True
+            print(
+                f"rigging: warning: index {self.index_url} unavailable ({type(exc).__name__}); "
+                "reading tag lists from the registry",
+                file=sys.stderr,
+            )
+            return None
+        found: dict[Version, str] = {}
+        for entry in body.get("versions", []):
             try:
-                self.index_requests += 1
-                # the registry named too: another source may hold a package of the same name
-                response = self._index().get(
-                    f"{self.index_url}/api/v1/packages/{name}/versions", params={"registry": registry}
-                )
-                if response.status_code == 200:
-                    found = {}
-                    for entry in response.json().get("versions", []):
-                        try:
-                            found[Version.parse(entry["version"])] = version_to_tag(entry["version"])
-                        except (KeyError, ValueError):
-                            continue
-                    if self._behind(name, found):
-                        return super()._fetch_tags(name)
-                    return found
-            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-                self._down = True
-                print(
-                    f"rigging: warning: index {self.index_url} unavailable ({type(exc).__name__}); "
-                    "reading tag lists from the registry",
-                    file=sys.stderr,
-                )
-        return super()._fetch_tags(name)  # down, or a package the index has not crawled yet
+                found[Version.parse(entry["version"])] = version_to_tag(entry["version"])
+            except (KeyError, TypeError, ValueError):
+                continue
+        held: set[Version] = set()
+        for text in body.get("held", []):
+            try:
+                held.add(Version.parse(text))
+            except (TypeError, ValueError):
+                continue
+        return found, held
 
     def _behind(self, name: str, found: dict[Version, str]) -> bool:
         """Whether the index lacks the version `name` is locked at (it has not crawled it yet)."""

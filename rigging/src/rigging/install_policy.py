@@ -64,10 +64,17 @@ def matching_rules(rules: list[dict[str, Any]], name: str) -> list[dict[str, Any
 # -- attestations ------------------------------------------------------------------------------
 
 
-def _scanned_at(attestation: Attestation) -> datetime | None:
+# The predicate field that places an attestation in time. The newest of a kind decides, so the
+# index can withdraw what it said before by saying something newer: a `block` scan after a
+# `pass`, a `rejected` or `revoked` decision after an `approved` one.
+DATED_BY = {"scan": "scannedAt", "approval": "decidedAt"}
+OUTCOME = {"scan": "verdict", "approval": "decision"}
+
+
+def _dated(attestation: Attestation) -> datetime | None:
     from datetime import datetime
 
-    value = attestation.predicate.get("scannedAt")
+    value = attestation.predicate.get(DATED_BY[attestation.kind])
     if not isinstance(value, str):
         return None
     try:
@@ -79,7 +86,7 @@ def _scanned_at(attestation: Attestation) -> datetime | None:
 
 def decide(kinds: list[str], found: list[Attestation]) -> tuple[dict[str, str], list[str]]:
     """Which required kinds hold (kind -> the key that signed the deciding attestation), and why
-    the others do not. The newest scan decides, so a later `block` outweighs an earlier `pass`."""
+    the others do not. The newest attestation of each kind decides (see DATED_BY)."""
     signers: dict[str, str] = {}
     missing: list[str] = []
     for kind in kinds:
@@ -87,28 +94,22 @@ def decide(kinds: list[str], found: list[Attestation]) -> tuple[dict[str, str], 
         if not mine:
             missing.append(f"no {kind} attestation signed by a trusted key")
             continue
-        if kind == "scan":
-            # a refusing verdict sorts after a passing one of the same moment: a tie is not a pass
-            dated = [(moment, not a.satisfied(), a) for a in mine if (moment := _scanned_at(a)) is not None]
-            if len(dated) < len(mine):
-                # a signed scan we cannot place in time might be the newest: never let an older pass decide
-                undated = next(a for a in mine if _scanned_at(a) is None)
-                missing.append(f"scan attestation {undated.stored} has no RFC 3339 scannedAt")
-                continue
-            newest = max(dated, key=lambda entry: entry[:2])[2]
-            if not newest.satisfied():
-                verdict = newest.predicate.get("verdict")
-                missing.append(
-                    f"the newest scan ({newest.predicate.get('scannedAt')}, {newest.stored}) has verdict {verdict!r}"
-                )
-                continue
-            signers[kind] = newest.signer
-        else:
-            approved = next((a for a in mine if a.satisfied()), None)
-            if approved is None:
-                missing.append("no approval with decision 'approved'")
-                continue
-            signers[kind] = approved.signer
+        field, outcome = DATED_BY[kind], OUTCOME[kind]
+        # a refusing one sorts after a satisfied one of the same moment: a tie is not a yes
+        dated = [(moment, not a.satisfied(), a) for a in mine if (moment := _dated(a)) is not None]
+        if len(dated) < len(mine):
+            # one we cannot place in time might be the newest: never let an older yes decide
+            undated = next(a for a in mine if _dated(a) is None)
+            missing.append(f"{kind} attestation {undated.stored} has no RFC 3339 {field}")
+            continue
+        newest = max(dated, key=lambda entry: entry[:2])[2]
+        if not newest.satisfied():
+            missing.append(
+                f"the newest {kind} ({newest.predicate.get(field)}, {newest.stored}) has {outcome} "
+                f"{newest.predicate.get(outcome)!r}"
+            )
+            continue
+        signers[kind] = newest.signer
     return signers, missing
 
 

@@ -4,7 +4,6 @@ from any index)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,15 @@ def _location(ref: Ref) -> tuple[str, str]:
 
 
 def _statement(raw: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(bundle, its in-toto statement), either {} when unreadable."""
+    """(bundle, its in-toto statement), both {} when either is unreadable."""
+    from rigging.signing.formats import bundle_statement
+
     try:
         bundle = json.loads(raw)
-        statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
-    except (KeyError, TypeError, ValueError):
+    except ValueError:
         return {}, {}
-    return (bundle, statement) if isinstance(bundle, dict) and isinstance(statement, dict) else ({}, {})
+    statement = bundle_statement(bundle) if isinstance(bundle, dict) else None
+    return (bundle, statement) if statement is not None else ({}, {})
 
 
 def _who(bundle: dict[str, Any]) -> str:

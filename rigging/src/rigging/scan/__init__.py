@@ -10,7 +10,7 @@ from rigging.scan.semgrep import find_semgrep, run_semgrep
 
 # The version of everything a scan applies (built-in checks, validation and the Semgrep pack): the
 # index re-scans every published version when it changes. Bump it with any rule change.
-RULES_VERSION = "2026.12.2"
+RULES_VERSION = "2026.12.3"
 
 __all__ = [
     "RULES",

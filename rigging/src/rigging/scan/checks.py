@@ -407,13 +407,40 @@ SYSTEM_CHANGE = Folded(
 MINER = Folded(
     r"stratum\+(?:tcp|ssl|tls)://|\bxmrig\b|\bminerd\b|\bcpuminer\b|\bnbminer\b", ("stratum", "miner", "xmrig")
 )
-NEGATED = re.compile(r"\b(?:don't|do\s+not|never|avoid|instead\s+of|unsafe|insecure|dangerous|bad)\b|❌", re.I)
+# A warning counts only when it is about running the command that follows: a bare "don't" ("Don't
+# worry, just run this:") is how a package talks the check down, so the negation has to govern a
+# verb of running or piping, stand right before the code ("Instead of `…`", "Avoid this:"), or be a
+# "Bad:" label on the line before it.
+_NOT = (
+    r"(?:don['\u2019]?t|do\s+not|never|avoid|must\s*not|mustn['\u2019]?t|should\s*not|shouldn['\u2019]?t"
+    r"|instead\s+of)"
+)
+_RUN = (
+    r"(?:run|running|execute|executing|pipe|piping|curl|wget|paste|pasting|copy|copying|copy-paste"
+    r"|do\s+(?:this|that)(?=\s*(?:[:.!)]|$))|do\s+the\s+following|(?:use|using)\s+(?=`|curl\b|wget\b|pipes?\b))"
+)
+WARNS_AGAINST = re.compile(
+    rf"\b{_NOT}(?:\s+(?:ever|just|blindly|simply|directly|casually))*\s+[`*_]*{_RUN}"
+    rf"|\b{_NOT}(?:\s+(?:this|that|doing\s+this|the\s+following))?[\s:*_]*\Z"
+    r"|^[\s>*_#-]*(?:❌[\s*_]*)?(?:bad|wrong|unsafe|insecure|dangerous)(?:\s+(?:example|way|practice|pattern))?"
+    r"[\s*_]*[:)][\s*_]*\Z"
+    r"|^[\s>*_#-]*❌[\s*_:]*\Z",
+    re.I | re.M,
+)
+# ...and a later sentence that tells the reader to go ahead ("Never run scripts as root. Run this:",
+# "Don't pipe it, just run:") undoes it
+GO_AHEAD = re.compile(
+    r"(?:^|[.!?;:,—]|\b(?:just|now|then|simply|instead|so|but|first)\b)[\s*_]*"
+    r"(?:(?:just|now|then|simply|instead|so|but|first|please|go\s+ahead\s+and)[\s,]+)*"
+    r"(?:run|execute|paste|type|enter|install|use|copy|try|here['\u2019]?s|here\s+is)\b",
+    re.I | re.M,
+)
 NPX = re.compile(r"\bnpx\s+(?:-y|--yes)\s+(?:--?\S+\s+)*(@?[\w.-]+(?:/[\w.-]+)?(?:@\S+)?)")
 PIP = re.compile(r"\bpip[\d.]*\s+install\s+([^\n;&|#'\"`{}()]+)")
 
 
 def _counter_example(src: Source, offset: int) -> bool:
-    """Markdown showing a command in code, after prose that warns against it ("Never do this:").
+    """Markdown showing a command in code, after prose that warns against running it ("Never do this:").
 
     Only the prose before the code counts: a "never" a file writes inside the code, or beside a
     command it means to run, is as easy to copy as the command; and a script is never an example."""
@@ -423,7 +450,9 @@ def _counter_example(src: Source, offset: int) -> bool:
     start = span[0]
     line_start = src.starts[src.line(start) - 1]
     before = src.context(line_start - 1, lines=2) if line_start > 0 else ""
-    return bool(NEGATED.search(before + "\n" + src.text[line_start:start]))
+    prose = before + "\n" + src.text[line_start:start]
+    warnings = list(WARNS_AGAINST.finditer(prose))
+    return bool(warnings) and GO_AHEAD.search(prose, warnings[-1].end()) is None
 
 
 def check_execution(src: Source, script: bool) -> Iterator[Finding]:

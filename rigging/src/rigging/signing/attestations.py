@@ -1,4 +1,5 @@
-"""Attestations the index makes about a version: a scan result and a reviewer's approval.
+"""Attestations the index makes about a version: a scan result and a reviewer's decision
+(`approved`, `rejected`, or `revoked` when new rules block an approved version).
 
 Each is an in-toto statement about the version's manifest digest, signed with the index's key
 as a keyed Sigstore bundle (the shape `rigging sign` writes) and stored as an OCI referrer of the
@@ -8,7 +9,6 @@ The predicates are specified in oci-media-types/SPEC.md.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rigging.registry.client import RegistryClient
-from rigging.signing.formats import INTOTO_PAYLOAD_TYPE, INTOTO_STATEMENT, keyed_bundle, pae
+from rigging.signing.formats import INTOTO_PAYLOAD_TYPE, INTOTO_STATEMENT, bundle_statement, keyed_bundle, pae
 from rigging.signing.keys import key_id
 
 SCAN_PREDICATE = "https://rigging.dev/attestations/scan/v1"
@@ -70,18 +70,11 @@ class Attestation:
     stored: str  # the referrer's digest
 
     def satisfied(self) -> bool:
-        """A scan attestation counts when the version passed; an approval when it was approved."""
+        """A scan attestation counts when the version passed; an approval-predicate one only when
+        its decision is `approved` (a `rejected` or `revoked` one, or an unknown word, never does)."""
         if self.kind == "scan":
             return self.predicate.get("verdict") in ("pass", "warn")
         return self.predicate.get("decision") == "approved"
-
-
-def _statement(bundle: dict[str, Any]) -> dict[str, Any] | None:
-    try:
-        document = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
 
 
 def verified_attestations(
@@ -103,7 +96,7 @@ def verified_attestations(
         except ValueError:
             problems.append(f"referrer {stored} is not JSON")
             continue
-        document = _statement(bundle) if isinstance(bundle, dict) else None
+        document = bundle_statement(bundle) if isinstance(bundle, dict) else None
         kind = by_type.get(str((document or {}).get("predicateType")))
         if kind is None:
             continue  # a signature or someone else's attestation: not ours to judge

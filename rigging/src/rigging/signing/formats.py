@@ -68,6 +68,16 @@ def statement_subjects(payload: bytes) -> set[str]:
         return set()
 
 
+def bundle_statement(bundle: Any) -> dict[str, Any] | None:
+    """The in-toto statement in a bundle's DSSE envelope, as the bundle claims it (nothing is
+    verified here); None when `bundle` has no envelope or its payload is not a JSON object."""
+    try:
+        document = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
 def pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE pre-authentication encoding: what a DSSE signature covers."""
     kind = payload_type.encode()

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from rigging.errors import RiggingError
 from rigging.reference import RegistryRef
 from rigging.registry.client import RegistryClient
-from rigging.signing.formats import BUNDLE, pae, payload_digest, statement_subjects
+from rigging.signing.formats import BUNDLE, bundle_statement, pae, payload_digest, statement_subjects
 from rigging.signing.keys import key_id, load_public_key
 from rigging.signing.store import bundles, legacy_signatures
 
@@ -85,11 +85,8 @@ def _is_attestation(bundle: Any) -> bool:
     a scan that blocked the version must not pass for the index's signature of it."""
     from rigging.signing.attestations import KINDS
 
-    try:
-        document = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
-    except (KeyError, TypeError, ValueError):
-        return False
-    return isinstance(document, dict) and document.get("predicateType") in KINDS.values()
+    document = bundle_statement(bundle)
+    return document is not None and document.get("predicateType") in KINDS.values()
 
 
 class _SanPolicy:
@@ -195,7 +192,9 @@ def verify_reference(
         try:
             bundle = json.loads(raw)
         except ValueError:
-            problems.append(f"bundle {stored} is not JSON")
+            bundle = None
+        if not isinstance(bundle, dict):
+            problems.append(f"bundle {stored} is not a JSON object")
             continue
         if _is_attestation(bundle):
             continue  # the index's scan or approval says something else than "signed by"
