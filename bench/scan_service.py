@@ -62,7 +62,7 @@ def _package(tmp: Path, index: int) -> tuple[Path, str, bool]:
     return folder, name, evil
 
 
-def _stub_scan(content: bytes, title: str, label: str) -> dict:
+def _stub_scan(content: bytes, title: str, label: str, docs: bytes | None = None) -> dict:
     """What a crawl without the inline scan would record: nothing found."""
     return {"verdict": "pass", "counts": {}, "findings": [], "capabilities": {}, "file_digests": {}}
 
