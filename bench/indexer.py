@@ -708,11 +708,7 @@ def main() -> int:
                     database, args.clients, args.seconds, args.workers, paths, args.visibility_rounds
                 )
     report = build_report(results, args)
-    if args.json:
-        print(json.dumps({**results, "goals": report.as_dict()}, indent=2))
-        return 0
-    report.show()
-    return 0
+    return report.finish(results, args.json)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ Needs Debian's docker-registry and skopeo for (b) and (c).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -44,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import Report
+from report import Report, parse_sized, sized_parser
 
 BIN = Path(sys.executable).parent
 CHAINS, DEPTH = 40, 50
@@ -322,14 +321,10 @@ def build_report(results: dict[str, dict[str, object]], runs: int) -> Report:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
+    parser = sized_parser(__doc__, "runs", 5, 3)
     parser.add_argument("--conflicting-chains", type=int, default=4, help="chains that force backtracking (<= 40)")
-    parser.add_argument("--quick", action="store_true", help="3 runs instead of 5, 1 conflicting chain")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.runs = min(args.runs, 3)
+    args = parse_sized(parser)
+    if args.quick:  # and one conflicting chain
         args.conflicting_chains = min(args.conflicting_chains, 1)
     if not 1 <= args.conflicting_chains <= CHAINS:
         parser.error(f"--conflicting-chains must be 1 to {CHAINS}")
@@ -339,11 +334,7 @@ def main() -> int:
         "install_50": bench_install(args.runs),
     }
     report = build_report(results, args.runs)
-    if args.json:
-        print(json.dumps({**results, "goals": report.as_dict()}, indent=2))
-        return 0
-    report.show()
-    return 0
+    return report.finish(results, args.json)
 
 
 if __name__ == "__main__":

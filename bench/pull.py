@@ -19,8 +19,6 @@ Needs uv, Debian's docker-registry and skopeo.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import shutil
@@ -35,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
-from report import Report  # noqa: E402 - after the path set-up above
+from report import Report, parse_sized, sized_parser  # noqa: E402 - after the path set-up above
 from scan import make_package  # noqa: E402
 
 DEV_BIN = Path(sys.executable).parent
@@ -236,24 +234,14 @@ def build_report(r: dict) -> Report:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--quick", action="store_true", help="7 runs instead of 21")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.runs = min(args.runs, 7)
+    args = parse_sized(sized_parser(__doc__, "runs", 21, 7))
     missing = [tool for tool in ("uv", "docker-registry", "skopeo") if shutil.which(tool) is None]
     if missing:
         print(f"bench: {', '.join(missing)} needed", file=sys.stderr)
         return 1
     results = run(args.runs, import_runs=3 if args.quick else 5)
     report = build_report(results)
-    if args.json:
-        print(json.dumps({**results, "goals": report.as_dict()}, indent=2))
-        return 0
-    report.show()
-    return 0
+    return report.finish(results, args.json)
 
 
 if __name__ == "__main__":

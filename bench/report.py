@@ -13,6 +13,8 @@ so that the runner can print all verdicts together at the end.
 
 from __future__ import annotations
 
+import argparse
+import json
 import operator
 import os
 import sys
@@ -69,6 +71,14 @@ class Report:
         """A figure that has no goal of its own (a baseline, a comparison, a count)."""
         self.lines.append(Line(label, value, unit, note=note))
 
+    def finish(self, results: dict[str, Any], as_json: bool) -> int:
+        """Print the report, or (--json) the results with the goals; the exit status."""
+        if as_json:
+            print(json.dumps({**results, "goals": self.as_dict()}, indent=2))
+        else:
+            self.show()
+        return 0
+
     def show(self, file: Any = None) -> None:
         file = file or sys.stdout
         print(f"{self.title}", file=file)
@@ -85,3 +95,22 @@ class Report:
 
     def as_dict(self) -> list[dict[str, Any]]:
         return [asdict(line) for line in self.lines]
+
+
+def sized_parser(doc: str | None, size: str, default: int, quick: int) -> argparse.ArgumentParser:
+    """The arguments every benchmark takes: --SIZE N, --quick (at most `quick` of them) and --json;
+    add more, then `parse_sized`."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(f"--{size}", type=int, default=default)
+    parser.add_argument("--quick", action="store_true", help=f"at most {quick} {size} (default {default})")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(quick_size=(size.replace("-", "_"), quick))
+    return parser
+
+
+def parse_sized(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    args = parser.parse_args()
+    name, quick = args.quick_size
+    if args.quick:
+        setattr(args, name, min(getattr(args, name), quick))
+    return args

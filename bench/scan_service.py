@@ -19,7 +19,6 @@ Needs Debian's docker-registry and a PostgreSQL (RIGGING_TEST_DATABASE_URL, defa
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -32,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
-from report import Report  # noqa: E402 - after the path set-up above
+from report import Report, parse_sized, sized_parser  # noqa: E402 - after the path set-up above
 from scan import make_package  # noqa: E402
 
 GOAL_FULL_P95_SECONDS = 5.0
@@ -189,13 +188,7 @@ def run(pushes: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pushes", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="8 pushes instead of 20")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.pushes = min(args.pushes, 8)
+    args = parse_sized(sized_parser(__doc__, "pushes", 20, 8))
     results = run(args.pushes)
     if args.json:
         print(json.dumps(results))

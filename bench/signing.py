@@ -16,7 +16,6 @@ Needs Debian's docker-registry.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -31,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from install import _start_registry
 from install import _timed as _ms
-from report import Report
+from report import Report, parse_sized, sized_parser
 
 BIN = Path(sys.executable).parent
 
@@ -109,16 +108,11 @@ def bench_registry(runs: int, also_resigned: bool) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="3 runs instead of 7")
+    parser = sized_parser(__doc__, "runs", 7, 3)
     parser.add_argument(
         "--also-resigned", action="store_true", help="also time the old method (one package re-signed every run)"
     )
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.runs = min(args.runs, 3)
+    args = parse_sized(parser)
     if not shutil.which("docker-registry"):
         print("bench: docker-registry is needed")
         return 1
@@ -167,11 +161,7 @@ def main() -> int:
             "ms",
             note=note,
         )
-    if args.json:
-        print(json.dumps({**results, "goals": report.as_dict()}, indent=2))
-        return 0
-    report.show()
-    return 0
+    return report.finish(results, args.json)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ reads every command's options) <= 150 ms, and `rigging validate` on a 20-file pa
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -17,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import Report
+from report import Report, parse_sized, sized_parser
 
 BIN = Path(sys.executable).parent
 GOALS_MS = {
@@ -68,13 +67,7 @@ def median_ms(cmd: list[str], runs: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--quick", action="store_true", help="7 runs instead of 21")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.runs = min(args.runs, 7)
+    args = parse_sized(sized_parser(__doc__, "runs", 21, 7))
     with tempfile.TemporaryDirectory() as tmp:
         pkg = make_package(Path(tmp) / "pkg")
         rigging = str(BIN / "rigging")

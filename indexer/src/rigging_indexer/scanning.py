@@ -18,7 +18,6 @@ listed, not resolvable and never a package's latest (store.refresh_latest_on rea
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import os
@@ -32,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rigging.archive import iter_layer
+from rigging.archive import iter_layer, write_files
 from rigging.errors import RiggingError
 from rigging.scan import RULES_VERSION, ScanReport, scan_package
 from rigging.scan.semgrep import TIMEOUT_SECONDS as SEMGREP_TIMEOUT_SECONDS
@@ -56,7 +55,6 @@ log = logging.getLogger("rigging_indexer.scanning")
 SCANNER = "rigging-indexer"  # the audit log's actor for the scanner's own decisions
 MAX_STORED_FINDINGS = 500  # per version; the attestation carries the first 100 (SPEC)
 MAX_ATTESTED_FINDINGS = 100
-SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
 
 
 def now() -> datetime:
@@ -75,25 +73,14 @@ def extract_layer(content: bytes, title: str, label: str, folder: Path, docs: by
     if docs is not None:
         in_docs = iter_layer(docs, "docs", docs=True, label=f"{label} docs layer")
         entries = itertools.chain(entries, (("docs/" + rel, data) for rel, data in in_docs))
-    digests: dict[str, str] = {}
-    for rel, data in entries:
-        target = folder / rel
-        if rel.endswith("/"):
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        digests[rel] = hashlib.sha256(data).hexdigest()
-    return digests
+    return write_files(entries, folder)
 
 
 def summary(report: ScanReport, file_digests: dict[str, str]) -> dict[str, Any]:
     """What the index keeps of a scan (and attests): verdict, counts, findings, capabilities."""
-    findings = sorted(
-        (f.as_dict() for f in report.findings),
-        key=lambda f: (SEVERITY_ORDER.get(f["severity"], 3), f["file"], f["line"], f["rule"]),
-    )
-    counts = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITY_ORDER}
+    report.sort()
+    findings = [f.as_dict() for f in report.findings]
+    counts = report.counts()
     verdict = "block" if counts["block"] else "warn" if counts["warn"] else "pass"
     return {
         "verdict": verdict,
@@ -689,7 +676,6 @@ def result_dict(row: ScanResult | None, *, findings: bool = True) -> dict[str, A
 def diff(db: Session, version: Version) -> dict[str, Any] | None:
     """Files added, removed and changed against the package's newest visible version below this
     one (else its latest visible), from the scans' file digests."""
-    from rigging.versions import Version as SemVer
 
     rows = db.execute(
         select(Version, ScanResult)
@@ -705,15 +691,9 @@ def diff(db: Session, version: Version) -> dict[str, Any] | None:
         return None
 
     def key(row: Any) -> tuple:
-        try:
-            return (1, SemVer.parse(row[0].version)._key)
-        except ValueError:
-            return (0, ())
+        return store.semver_key(row[0].version)
 
-    try:
-        own = (1, SemVer.parse(version.version)._key)
-    except ValueError:
-        own = (0, ())
+    own = store.semver_key(version.version)
     below = [row for row in rows if key(row) < own]
     previous, previous_scan = max(below or rows, key=key)
     mine = db.get(ScanResult, version.id)

@@ -639,10 +639,11 @@ def package_versions(db: Session, package: Package) -> list[tuple[Version, Repos
     for version, repo, src in rows:
         if version.version not in chosen or (src.id == package.source_id != chosen[version.version][2].id):
             chosen[version.version] = (version, repo, src)
-    return sorted(chosen.values(), key=lambda row: _semver_key(row[0].version), reverse=True)
+    return sorted(chosen.values(), key=lambda row: semver_key(row[0].version), reverse=True)
 
 
-def _semver_key(text_version: str) -> tuple:
+def semver_key(text_version: str) -> tuple:
+    """SemVer order, a version that is not SemVer first."""
     try:
         return (1, SemVer.parse(text_version)._key)
     except ValueError:

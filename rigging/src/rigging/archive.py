@@ -6,11 +6,12 @@ sticky or group/world write, whatever the tar says."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rigging import limits
@@ -109,6 +110,24 @@ def _parents(rel: str) -> Iterator[str]:
     parts = rel.split("/")
     for end in range(1, len(parts)):
         yield "/".join(parts[:end])
+
+
+def write_files(entries: Iterable[tuple[str, bytes]], folder: Path) -> dict[str, str]:
+    """Write checked (path, content) entries (folders as "path/", as `iter_layer` yields them)
+    under `folder`, for a scan to read: never following a link nor overwriting a file; {path:
+    sha256 hex} of each file."""
+    digests: dict[str, str] = {}
+    for rel, data in entries:
+        target = folder / rel
+        if rel.endswith("/"):
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        digests[rel] = hashlib.sha256(data).hexdigest()
+    return digests
 
 
 def extract_layer(blob: Path, prefix: str, dest: Path, *, docs: bool = False, label: str = "layer") -> list[str]:

@@ -137,19 +137,14 @@ def content_capabilities(blob: Path, where: str) -> tuple[Capabilities, dict[str
     import tempfile
 
     from rigging.agents.content import layer_files
+    from rigging.archive import write_files
     from rigging.scan import scan_package
 
     files = layer_files(blob, where)
-    texts: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="rigging-capabilities-") as tmp:
-        folder = Path(tmp)
-        for rel, (data, _) in files.items():
-            target = folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            texts[rel] = data.decode("utf-8", "replace")
-        capabilities = scan_package(folder, validate=False).capabilities
-    return capabilities, texts
+        write_files(((rel, data) for rel, (data, _) in files.items()), Path(tmp))
+        capabilities = scan_package(Path(tmp), validate=False).capabilities
+    return capabilities, {rel: data.decode("utf-8", "replace") for rel, (data, _) in files.items()}
 
 
 def classes(capabilities: Capabilities) -> list[str]:

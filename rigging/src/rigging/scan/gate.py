@@ -4,13 +4,13 @@ them with a reason, which the manifest then records (SPEC.md, "Publish override 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rigging import mediatypes as mt
+from rigging.archive import write_files
 from rigging.errors import RiggingError, UsageError
 from rigging.scan.model import Finding
 from rigging.scan.package import scan_package
@@ -48,17 +48,8 @@ def blocking_findings(package: Package) -> list[Finding]:
     from rigging.transfer import package_files
 
     with tempfile.TemporaryDirectory(prefix="rigging-publish-scan-") as tmp:
-        root = Path(tmp)
-        for rel, data in package_files(package):
-            target = root / rel
-            if rel.endswith("/"):
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-        report = scan_package(root)
+        write_files(package_files(package), Path(tmp))
+        report = scan_package(Path(tmp))
     return [f for f in report.findings if f.severity == "block"]
 
 
