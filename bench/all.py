@@ -1,14 +1,14 @@
 """Every benchmark in turn, as `./dev bench` runs them: startup, install, pull, signing, scan,
-scan_service, indexer, token_service.
+scan_service, indexer, token_service, portal.
 
-    ./dev bench                      all eight at their real sizes (the indexer takes minutes)
+    ./dev bench                      all nine at their real sizes (the indexer and portal take minutes)
     ./dev bench --quick              smaller sizes and fewer runs, for a quick look
     ./dev bench install signing      only these
 
 Each benchmark prints its figures with each goal beside it, MET or MISSED; at the end every goal
 line is repeated together. Benchmarks are not tests: a MISSED goal does not fail the run, a
-benchmark that breaks does. The indexer needs PostgreSQL (RIGGING_TEST_DATABASE_URL, default the
-local server), and docker-registry, skopeo and wrk (Debian packages); pull also needs uv.
+benchmark that breaks does. The indexer and portal need PostgreSQL (RIGGING_TEST_DATABASE_URL, default
+the local server), and docker-registry, skopeo and wrk (Debian packages); pull also needs uv.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("startup", "install", "pull", "signing", "scan", "scan_service", "indexer", "token_service")
+BENCHES = ("startup", "install", "pull", "signing", "scan", "scan_service", "indexer", "token_service", "portal")
 
 
 def main() -> int:

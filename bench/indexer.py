@@ -50,7 +50,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -203,8 +203,8 @@ def fill_search_index(database: str, total_versions: int) -> None:
     factory = sessions(engine)
     rng = random.Random(2)
     per_package = 5
-    with factory() as session:
-        src = store.source_id(session, "http://bench.invalid")
+
+    def packages() -> Iterator[tuple[str, list[store.IndexedVersion]]]:
         for p in range(total_versions // per_package):
             name = f"bulk{p % 50}/{rng.choice(WORDS)}-{rng.choice(WORDS)}-{p:06d}"
             words = rng.sample(WORDS, 3)
@@ -228,13 +228,31 @@ def fill_search_index(database: str, total_versions: int) -> None:
                         signed_by=["bundle"] if rng.random() < 0.3 else [],
                     )
                 )
-            store.upsert_versions(session, store.repository_id(session, src, name), items)
-            if p % 1000 == 999:
-                session.commit()
+            yield name, items
+
+    with factory() as session:
+        write_packages(session, store.source_id(session, "http://bench.invalid"), packages())
         store.refresh_latest(session)
         session.execute(text("UPDATE packages SET downloads = (id * 7919) % 1000"))
         session.commit()
     engine.dispose()
+
+
+def write_packages(session: Any, source: int, packages: Iterable[tuple[str, list[Any]]], *, tags: bool = False) -> None:
+    """Each package's versions (store.IndexedVersion) into its own repository of `source`, as the
+    crawler writes a repository (bench/portal.py seeds its index with this too), committing every
+    1,000 packages; with `tags`, each version tagged with its version as a registry would. The
+    packages' latest versions and search documents, and the last commit, are left to the caller
+    (store.refresh_latest once for all of them: per package it would be most of the time)."""
+    from rigging_indexer import store
+
+    for p, (name, items) in enumerate(packages):
+        repo = store.repository_id(session, source, name)
+        store.upsert_versions(session, repo, items)
+        if tags:
+            store.set_tags(session, repo, {item.version: item.manifest_digest for item in items})
+        if p % 1000 == 999:
+            session.commit()
 
 
 WRK_SCRIPT = """
@@ -253,9 +271,10 @@ function request()
   return wrk.format("GET", paths[(i %% #paths) + 1], headers)
 end
 function done(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests, latency:percentile(50),
-    latency:percentile(95), latency:percentile(99), summary.errors.status + summary.errors.connect
-    + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration))
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, latency:percentile(50),
+    latency:percentile(95), latency:percentile(99), e.status + e.connect + e.read + e.write + e.timeout,
+    summary.duration, e.status, e.connect + e.read + e.write + e.timeout))
 end
 """
 
@@ -302,12 +321,14 @@ def _wrk(base: str, clients: int, seconds: int, paths: list[str], headers: dict[
         )
         cpu = _children_cpu() - before
     line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
-    requests, p50, p95, p99, errors, duration = (int(x) for x in line.split()[1:])
+    requests, p50, p95, p99, errors, duration, status, socket = (int(x) for x in line.split()[1:])
     return {
         "loop": "closed",
         "requests": requests,
         "requests_per_s": requests / (duration / 1e6),
         "errors": errors,
+        "non_2xx": status,  # answers other than 2xx/3xx (wrk's "status" errors), within `errors`
+        "socket_errors": socket,  # connect, read, write and timeout errors, within `errors`
         "p50_ms": p50 / 1000,
         "p95_ms": p95 / 1000,
         "p99_ms": p99 / 1000,

@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rigging=$PWD/.venv/bin/rigging
 indexer=$PWD/.venv/bin/rigging-indexer
+portal=$PWD/.venv/bin/rigging-portal
 python=$PWD/.venv/bin/python
 out=${RIGGING_DEMO_OUT:-demo-out}
 rm -rf "$out" && mkdir -p "$out"
@@ -148,4 +149,24 @@ printf -- '---\nargument-hint: [issue]\ndescription: Fix an issue\n---\n\nFix is
   >"$out/legacy/.claude/commands/fix.md"
 step "$rigging" import "$out/legacy" -o "$out/imported" --name acme/team-rules
 printf '\ndigest: %s\n' "$digest"
+
+# The portal, on the same index: search, package pages with every tab read from the registry
+# (or the oci: store), the dependency graph, the scan's findings and what each agent gets.
+step "$indexer" crawl --once --database "sqlite:///$out/index.db" --source "$source_url"
+printf '{"sources": ["%s"]}\n' "$source_url" >"$out/portal.json"
+portal_port=$(free_port)
+"$portal" serve --port "$portal_port" --database "sqlite:///$out/index.db" --config "$out/portal.json" \
+  >"$out/portal.log" 2>&1 &
+pids+=($!)
+portal_url="http://127.0.0.1:$portal_port"
+wait_for "$portal_url/healthz"
+for page in / /search?q=python /packages/acme/python-style /packages/acme/python-style/rules \
+  /packages/acme/python-style/agent?target=claude; do
+  "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=30).read()' "$portal_url$page"
+done
 echo "demo finished: new, validate, pack, publish, crawl, search, install, sign, verify, info, scan against $store"
+echo "portal: $portal_url/packages/acme/python-style (search: $portal_url/search?q=python)"
+if [ -t 0 ] && [ -t 1 ]; then  # at a terminal the portal stays up to be browsed; CI goes on
+  echo "the portal runs until Ctrl-C"
+  wait "${pids[-1]}"
+fi

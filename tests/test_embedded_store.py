@@ -327,6 +327,7 @@ def _run_demo(tmp_path: Path, path: str) -> tuple[subprocess.CompletedProcess, P
     assert "publish refused" in result.stderr and "RIG-S010" in result.stderr, "the demo's injected rule"
     assert (out / "project" / ".cursor" / "rules").is_dir() and (out / "project" / ".claude").is_dir()
     assert (out / "imported" / "rigging.json").is_file()
+    assert "portal: http://127.0.0.1:" in result.stdout  # it served the package pages it printed
     return result, out
 
 

@@ -99,7 +99,7 @@ def test_search_filtered_by_the_private_namespace_finds_nothing_for_outsiders(wo
     for viewer in OUTSIDERS:
         assert ask(world, viewer, "/api/v1/packages?namespace=secret") == (
             200,
-            {"query": "", "results": []},
+            {"query": "", "total": 0, "results": []},
         ), viewer
 
 
@@ -236,7 +236,7 @@ def test_making_a_namespace_private_hides_it_from_cached_search_at_once(world):
         s.commit()
     try:
         time.sleep(0.1)  # the servers read the search generation every 20 ms
-        assert ask(world, "anonymous", query) == (200, {"query": "util", "results": []})
+        assert ask(world, "anonymous", query) == (200, {"query": "util", "total": 0, "results": []})
         assert ask(world, "anonymous", "/api/v1/packages/pub/util")[0] == 404
     finally:
         with sessions() as s:

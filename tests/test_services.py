@@ -67,7 +67,12 @@ def test_service_serves_health(service, tmp_path):
     port = free_port()
     binary = Path(sys.executable).parent / service
     # the indexer's database goes in the test's folder, never into the checkout
-    extra = ["--database", f"sqlite:///{tmp_path / 'index.db'}"] if service == "rigging-indexer" else []
+    database = f"sqlite:///{tmp_path / 'index.db'}"
+    if service == "rigging-portal":  # the portal reads an index the indexer has made
+        from rigging_indexer.db import make_engine, migrate
+
+        migrate(make_engine(database))
+    extra = ["--database", database]
     proc = subprocess.Popen(
         [str(binary), "serve", "--port", str(port), *extra],
         stdout=subprocess.PIPE,
@@ -196,7 +201,7 @@ def test_indexer_serves_from_postgresql_with_several_workers(cli, tmp_path, own_
         query = "/api/v1/packages?q=worker"
         for _ in range(3):  # each worker computes and caches the empty answer (its first search
             for conn in conns.values():  # starts its generation watcher; the next ones cache)
-                assert _ask(conn, "GET", query) == (200, {"query": "worker", "results": []})
+                assert _ask(conn, "GET", query) == (200, {"query": "worker", "total": 0, "results": []})
             time.sleep(0.05)
 
         writer, *readers = list(conns)
@@ -258,3 +263,25 @@ def test_indexer_serves_from_postgresql_with_several_workers(cli, tmp_path, own_
                     break
                 time.sleep(0.1)
         assert left == 0, f"{left} database connection(s) outlived the server"
+
+
+def test_the_portal_refuses_an_index_that_is_not_migrated(tmp_path):
+    """One line naming the index and what to run, exit 2, no traceback: the portal never migrates."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "rigging-portal"), "serve", "--database", f"sqlite:///{tmp_path / 'x.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "holds no index; run rigging-indexer" in done.stderr and "Traceback" not in done.stderr
+    none = subprocess.run(
+        [str(Path(sys.executable).parent / "rigging-portal"), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "RIGGING_INDEXER_DATABASE_URL"},
+    )
+    assert none.returncode == 2 and "give --database URL" in none.stderr

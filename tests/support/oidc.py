@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from tests.support.services import free_port, unavailable, wait_http
+from tests.support.services import free_port, stop, unavailable, wait_http
 
 JS = Path(__file__).resolve().parent.parent / "js"
 
@@ -56,12 +56,7 @@ def oidc_provider(config: dict[str, Any], workdir: Path, port: int | None = None
         wait_http(f"{issuer}/.well-known/openid-configuration", timeout=30)
         yield Provider(issuer, process, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*method="post"[^>]*>(.*?)</form>', re.S)

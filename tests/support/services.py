@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -55,3 +56,13 @@ def wait_tcp(host: str, port: int, timeout: float = 15.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"{host}:{port} did not accept connections within {timeout}s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server a test started: SIGTERM, then SIGKILL if it has not gone in 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

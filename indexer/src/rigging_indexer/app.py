@@ -29,7 +29,8 @@ from rigging_indexer.crawler import USER_AGENT, Crawler, parse_source
 from rigging_indexer.db import generation_reader
 from rigging_indexer.models import CrawlJob, Package, Repository, ScanJob, ScanResult, Source, Version
 from rigging_indexer.result_cache import ResultCache
-from rigging_indexer.search import MAX_FILTER_CHARS, MAX_QUERY_CHARS, search
+from rigging_indexer.search import MAX_FILTER_CHARS, MAX_QUERY_CHARS, Kind, Sort, search
+from rigging_indexer.search import count as search_count
 
 
 class Settings:
@@ -104,21 +105,29 @@ def create_app(settings: Settings) -> FastAPI:
         s.execute(text("SELECT 1"))
         return {"status": "ok", "service": "rigging-indexer", "version": core_version}
 
-    @app.get("/api/v1/packages", responses={200: {"description": "{query, results: [hit…]}, best first"}})
+    @app.get(
+        "/api/v1/packages",
+        responses={200: {"description": "{query, total, results: [hit…]}: a page of results, best first"}},
+    )
     async def search_packages(
         q: str = Query("", max_length=MAX_QUERY_CHARS),
         namespace: str | None = Query(None, max_length=MAX_FILTER_CHARS),
         keyword: str | None = Query(None, max_length=MAX_FILTER_CHARS),
         signed: bool | None = Query(None, description="true: packages with a signed version, the newest shown"),
         target: str | None = Query(None, max_length=MAX_FILTER_CHARS),
+        kind: list[Kind] | None = Query(None, description="packages holding these (repeat for each of several)"),
+        verified: bool | None = Query(None, description="true: from claimed namespaces only; false: unclaimed only"),
+        sort: Sort = Query("relevance", description="relevance, downloads (most first), updated (newest first)"),
         limit: int = Query(20, ge=1, le=100),
         offset: int = Query(0, ge=0),
         viewer: Viewer = Depends(request_viewer),
     ) -> Response:
         # What the viewer may see is part of the key: one viewer's results never serve another
-        # who may see less. (Changes to namespaces bump the generation: migration 0005's trigger.)
+        # who may see less. (Changes to namespaces bump the generation: migration 0005's trigger,
+        # which also keeps `verified` current.) Kinds in one order: the same search, one entry.
         sees = ("*",) if viewer.admin else tuple(sorted(viewer.readable))
-        key = (q, namespace, keyword, signed, target, limit, offset, sees)
+        kinds = tuple(sorted(set(kind or ())))
+        key = (q, namespace, keyword, signed, target, kinds, verified, sort, limit, offset, sees)
         generation, body = cache.get(key)
         if body is None:
             body = await _computed(generation, key, viewer)
@@ -140,20 +149,27 @@ def create_app(settings: Settings) -> FastAPI:
         return await asyncio.shield(future)
 
     def _search_body(key: tuple, viewer: Viewer) -> bytes:
-        q, namespace, keyword, signed, target, limit, offset, _ = key
+        q, namespace, keyword, signed, target, kinds, verified, sort, limit, offset, _ = key
+        filters: dict[str, Any] = {
+            "namespace": namespace,
+            "keyword": keyword,
+            "signed": signed,
+            "target": target,
+            "kind": kinds,
+            "verified": verified,
+            "viewer": viewer,
+        }
         with settings.sessions() as s:
-            hits = search(
-                s,
-                q,
-                namespace=namespace,
-                keyword=keyword,
-                signed=signed,
-                target=target,
-                limit=limit,
-                offset=offset,
-                viewer=viewer,
-            )
-        return json.dumps({"query": q, "results": [h.as_dict() for h in hits]}, separators=(",", ":")).encode()
+            hits = search(s, q, sort=sort, limit=limit, offset=offset, **filters)
+            total = _total(s, q, offset, limit, len(hits), filters)
+        body = {"query": q, "total": total, "results": [h.as_dict() for h in hits]}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def _total(s: Session, q: str, offset: int, limit: int, shown: int, filters: dict[str, Any]) -> int:
+        """All the pages' results: known from this page unless it is full (or past the end)."""
+        if 0 < shown < limit or (shown == 0 and offset == 0):
+            return offset + shown
+        return search_count(s, q, **filters)
 
     registry_query = Query(None, max_length=300, description="host[:port] of the registry (or a mirror of it)")
 

@@ -49,6 +49,24 @@ def migrate(engine: Engine) -> None:
     command.upgrade(config, "head")
 
 
+def behind(engine: Engine) -> str | None:
+    """Why this database is not an index at the newest schema (None when it is): for readers, such
+    as the portal, that leave migrating to the indexer."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(Path(__file__).parent / "migrations")).get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except Exception as exc:  # unreachable, refused, a file that is not a database: said in one line
+        return f"cannot open it ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+    if current == head:
+        return None
+    state = "holds no index" if current is None else f"is at schema {current}, not {head}"
+    return f"{state}; run rigging-indexer (crawl or serve) on it first, which migrates it"
+
+
 def sessions(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
 

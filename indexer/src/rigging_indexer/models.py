@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -116,6 +117,43 @@ class SearchDocument(Base):
     # the newest visible signed version, which `signed` search shows even when the latest is unsigned
     signed_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
     ref: Mapped[str] = mapped_column(String(900), default="")  # where it lives: REGISTRY/REPOSITORY or oci:PATH
+    # what the latest version holds (skills, rules, workflows, docs): the portal's facet
+    kinds: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # when the index first saw the latest version (Version.indexed), for "recently updated"
+    updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# The downloads and updated sorts (search._ORDER) read these in order and stop at LIMIT instead of
+# sorting every match: 13 ms to under 1 ms for a page of 20,000 packages (migration 0007).
+Index(
+    "ix_search_documents_downloads",
+    SearchDocument.downloads.desc(),
+    SearchDocument.name,
+    SearchDocument.package_id,
+)
+# SQLite sorts NULLs first ascending, so last descending, and has no NULLS LAST in an index;
+# PostgreSQL's descending default is NULLS FIRST, which could not serve `DESC NULLS LAST`.
+Index(
+    "ix_search_documents_updated",
+    SearchDocument.updated.desc().nulls_last(),
+    SearchDocument.name,
+    SearchDocument.package_id,
+).ddl_if(dialect="postgresql")
+Index(
+    "ix_search_documents_updated",
+    SearchDocument.updated.desc(),
+    SearchDocument.name,
+    SearchDocument.package_id,
+).ddl_if(dialect="sqlite")
+
+
+class DownloadDay(Base):
+    """A package's downloads on one day (UTC): the stats page's downloads over time."""
+
+    __tablename__ = "download_days"
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Tag(Base):

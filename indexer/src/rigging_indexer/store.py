@@ -10,29 +10,44 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from rigging.errors import RiggingError
+from rigging.package_files import SKILL_FILE, classify
 from rigging.versions import Version as SemVer
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    DateTime,
     Select,
     bindparam,
     delete,
     func,
     insert,
+    inspect,
     literal_column,
     select,
     text,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from rigging_indexer.access import Viewer, visible_namespace_clause
 from rigging_indexer.db import SEARCH_CHANGED
-from rigging_indexer.models import CrawlJob, Dependency, Package, Repository, SearchDocument, Source, Tag, Version
+from rigging_indexer.models import (
+    CrawlJob,
+    Dependency,
+    DownloadDay,
+    Package,
+    Repository,
+    ScanResult,
+    SearchDocument,
+    Source,
+    Tag,
+    Version,
+)
 
 Executor = Session | Connection  # the migration rebuilds documents on a bare connection
 CHUNK = 500  # ids per IN (...) list
@@ -405,7 +420,30 @@ def count_download(
             .where(SearchDocument.package_id == package.id)
             .values(downloads=SearchDocument.downloads + count)
         )
+        today = datetime.now(UTC).date()
+        upsert = _insert(session)(DownloadDay).values(package_id=package.id, day=today, count=count)
+        session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["package_id", "day"], set_={"count": DownloadDay.count + count}
+            )
+        )
     return True
+
+
+def downloads_by_day(db: Session, viewer: Viewer, days: int = 30) -> list[tuple[str, int]]:
+    """(YYYY-MM-DD, downloads) for each of the last `days` days, today last, of the packages this
+    viewer may see; [] when none was counted in that time."""
+    first = datetime.now(UTC).date() - timedelta(days=days - 1)
+    rows = db.execute(
+        select(DownloadDay.day, func.sum(DownloadDay.count))
+        .join(Package, Package.id == DownloadDay.package_id)
+        .where(DownloadDay.day >= first, visible(viewer, Package.namespace))
+        .group_by(DownloadDay.day)
+    ).all()
+    counted = {day: int(total) for day, total in rows}
+    if not counted:
+        return []
+    return [((first + timedelta(days=n)).isoformat(), counted.get(first + timedelta(days=n), 0)) for n in range(days)]
 
 
 def _name_text(name: str) -> str:
@@ -424,13 +462,25 @@ def package_ref(source_url: str, path: str) -> str:
 def _write_documents(db: Executor, latest: dict[int, int | None], signed_versions: dict[int, str]) -> None:
     """Replace the search documents of these packages by their latest versions' (none if None)."""
     pg = _dialect(db) == "postgresql"
+    facets = _has_facets(db)
     for chunk in _chunks(latest):
         db.execute(delete(SearchDocument).where(SearchDocument.package_id.in_(chunk)))
         if not pg:
             db.execute(text("DELETE FROM document_text WHERE rowid IN (" + ",".join(str(int(p)) for p in chunk) + ")"))
     wanted = [vid for vid in latest.values() if vid is not None]
+    columns = (
+        "package_id, version_id, name, namespace, version, description, keywords, targets, signed, downloads, "
+        "signed_version, ref"
+    )
+    values = (
+        ":package_id, :version_id, :name, :namespace, :version, :description, :keywords, :targets, :signed, "
+        ":downloads, :signed_version, :ref"
+    )
+    if facets:
+        columns += ", kinds, updated"
+        values += ", :kinds, :updated"
     for chunk in _chunks(wanted):
-        rows = db.execute(
+        query = (
             select(
                 Version.id,
                 Version.package_id,
@@ -450,7 +500,12 @@ def _write_documents(db: Executor, latest: dict[int, int | None], signed_version
             .join(Repository, Repository.id == Version.repository_id)
             .join(Source, Source.id == Repository.source_id)
             .where(Version.id.in_(chunk))
-        ).all()
+        )
+        if facets:
+            query = query.add_columns(Version.files, Version.indexed, ScanResult.file_digests).outerjoin(
+                ScanResult, ScanResult.version_id == Version.id
+            )
+        rows = db.execute(query).all()
         documents = [
             {
                 "package_id": r.package_id,
@@ -468,32 +523,33 @@ def _write_documents(db: Executor, latest: dict[int, int | None], signed_version
                 "readme": (r.readme or "")[:100_000],
                 "signed_version": signed_versions.get(r.package_id),
                 "ref": package_ref(r.url, r.path),
+                **(
+                    {
+                        "kinds": _json_text(kinds_of(_json_list(r.files), _json_dict(r.file_digests))),
+                        "updated": _utc(r.indexed),
+                    }
+                    if facets
+                    else {}
+                ),
             }
             for r in rows
         ]
         if not documents:
             continue
-        columns = (
-            "package_id, version_id, name, namespace, version, description, keywords, targets, signed, downloads, "
-            "signed_version, ref"
-        )
-        values = (
-            ":package_id, :version_id, :name, :namespace, :version, :description, :keywords, :targets, :signed, "
-            ":downloads, :signed_version, :ref"
-        )
         if pg:
-            db.execute(
-                text(
-                    f"INSERT INTO search_documents ({columns}, document) VALUES ({values}, "
-                    "setweight(to_tsvector('simple', :name_text), 'A') || "
-                    "setweight(to_tsvector('simple', :keywords_text), 'B') || "
-                    "setweight(to_tsvector('simple', :description), 'C') || "
-                    "setweight(to_tsvector('simple', :readme), 'D'))"
-                ),
-                documents,
+            insert_documents = text(
+                f"INSERT INTO search_documents ({columns}, document) VALUES ({values}, "
+                "setweight(to_tsvector('simple', :name_text), 'A') || "
+                "setweight(to_tsvector('simple', :keywords_text), 'B') || "
+                "setweight(to_tsvector('simple', :description), 'C') || "
+                "setweight(to_tsvector('simple', :readme), 'D'))"
             )
         else:
-            db.execute(text(f"INSERT INTO search_documents ({columns}) VALUES ({values})"), documents)
+            insert_documents = text(f"INSERT INTO search_documents ({columns}) VALUES ({values})")
+        if facets:  # stored as the column's type does it (SQLite: one text format, so it sorts)
+            insert_documents = insert_documents.bindparams(bindparam("updated", type_=DateTime(timezone=True)))
+        db.execute(insert_documents, documents)
+        if not pg:
             db.execute(
                 text(
                     "INSERT INTO document_text (rowid, name, keywords, description, readme) "
@@ -503,10 +559,52 @@ def _write_documents(db: Executor, latest: dict[int, int | None], signed_version
             )
 
 
+def _has_facets(db: Executor) -> bool:
+    """Whether search_documents has the columns migration 0007 adds. The application runs on a
+    migrated database (a Session); migrations 0003 and 0004 rebuild documents on a bare
+    connection before 0007 has added them (and before 0006 made scan_results)."""
+    if isinstance(db, Session):
+        return True
+    return "kinds" in {column["name"] for column in inspect(db).get_columns("search_documents")}
+
+
+def kinds_of(files: Iterable[str], scanned: dict[str, Any]) -> list[str]:
+    """What a version holds, for search's kinds facet: skills (a skills/NAME/SKILL.md), rules,
+    workflows, docs, by package_files' own rules. Docs travel in a layer of their own that the
+    index records only as the paths its scan read (`docs/…` keys of the scan's file digests); a
+    version with no scan (or an unreadable one) shows no docs."""
+    found = set()
+    for path in {*files, *scanned}:
+        kind = classify(path)
+        parts = path.split("/")
+        if kind == "skill" and not (len(parts) == 3 and parts[2] == SKILL_FILE):
+            continue  # a skill's other files (scripts, references) do not make one
+        if kind in _FACETS:
+            found.add(_FACETS[kind])
+    return sorted(found)
+
+
+_FACETS = {"skill": "skills", "rule": "rules", "workflow": "workflows", "doc": "docs"}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes, in UTC (CURRENT_TIMESTAMP)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _json_list(value: Any) -> list:
     import json
 
     return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
+def _json_dict(value: Any) -> dict:
+    import json
+
+    found = json.loads(value) if isinstance(value, str) else value
+    return found if isinstance(found, dict) else {}
 
 
 def _json_text(value: Any) -> str:
@@ -612,29 +710,35 @@ def placed_versions() -> Select[tuple[Version, Package, Repository, Source]]:
     )
 
 
-def version_rows(db: Session, package: Package, *, quarantined: bool) -> list[tuple[Version, Repository, Source]]:
+HEAVY_COLUMNS = (Version.readme, Version.files, Version.config)  # what a list of versions need not read
+
+
+def version_rows(
+    db: Session, package: Package, *, quarantined: bool, brief: bool = False
+) -> list[tuple[Version, Repository, Source]]:
     """A package's undeleted versions that are (or are not) quarantined, each with where it lives,
-    in the order they were indexed."""
-    return [
-        (version, repo, src)
-        for version, repo, src in db.execute(
-            select(Version, Repository, Source)
-            .join(Repository, Repository.id == Version.repository_id)
-            .join(Source, Source.id == Repository.source_id)
-            .where(
-                Version.package_id == package.id,
-                Version.deleted.is_(False),
-                Version.quarantined.is_(quarantined),
-            )
-            .order_by(Version.id)
-        ).all()
-    ]
+    in the order they were indexed. `brief`: without HEAVY_COLUMNS, loaded when first read (the
+    portal's version picker reads a package's every version but one version's README)."""
+    query = (
+        select(Version, Repository, Source)
+        .join(Repository, Repository.id == Version.repository_id)
+        .join(Source, Source.id == Repository.source_id)
+        .where(
+            Version.package_id == package.id,
+            Version.deleted.is_(False),
+            Version.quarantined.is_(quarantined),
+        )
+        .order_by(Version.id)
+    )
+    if brief:
+        query = query.options(*(defer(column) for column in HEAVY_COLUMNS))
+    return [(version, repo, src) for version, repo, src in db.execute(query).all()]
 
 
-def package_versions(db: Session, package: Package) -> list[tuple[Version, Repository, Source]]:
+def package_versions(db: Session, package: Package, *, brief: bool = False) -> list[tuple[Version, Repository, Source]]:
     """A package's versions that are neither deleted nor quarantined, newest first; a version a
     mirror holds too is listed once, from the package's own source."""
-    rows = version_rows(db, package, quarantined=False)
+    rows = version_rows(db, package, quarantined=False, brief=brief)
     chosen: dict[str, tuple[Version, Repository, Source]] = {}
     for version, repo, src in rows:
         if version.version not in chosen or (src.id == package.source_id != chosen[version.version][2].id):

@@ -11,7 +11,7 @@ import io
 import os
 import tarfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from rigging import limits
@@ -56,6 +56,48 @@ def iter_entries(
     `prefix/`, and (path + "/", b"", False) of every folder, checked as untrusted: safe paths only,
     regular files only, allowed kinds only, per-file and total caps, and a cap on decompressed bytes
     (compression bombs). `executable` is true only for a skill's file whose owner-execute bit is set."""
+
+    def place(member: tarfile.TarInfo) -> str | None:
+        name = member.name.rstrip("/")
+        if name == prefix and member.isdir():
+            return None
+        if not name.startswith(prefix + "/"):
+            raise IntegrityError(f"{label}: entry {member.name!r} lies outside {prefix}/")
+        return name[len(prefix) + 1 :]
+
+    def kind_of(rel: str, member: tarfile.TarInfo) -> str | None:
+        kind = classify(("docs/" + rel) if docs else rel)
+        if kind is None or (kind == "doc") != docs:
+            raise IntegrityError(f"{label}: entry {member.name!r} is not a file packages may hold")
+        return kind
+
+    return _checked_entries(blob, label, place, kind_of)
+
+
+def iter_tree(blob: Path | bytes, *, label: str = "archive") -> Iterator[tuple[str, bytes, bool]]:
+    """`iter_entries` for an archive of a whole folder (an upload to the portal): the same checks
+    (safe paths, regular files only, one meaning per path, caps, compression bombs), but entries
+    may lie anywhere (a leading `./` is dropped) and be any file, for validation to judge."""
+
+    def place(member: tarfile.TarInfo) -> str | None:
+        name = member.name.rstrip("/")
+        while name.startswith("./"):
+            name = name[2:]
+        if name in ("", ".") and member.isdir():
+            return None
+        return name
+
+    return _checked_entries(blob, label, place, lambda rel, member: classify(rel))
+
+
+def _checked_entries(
+    blob: Path | bytes,
+    label: str,
+    place: Callable[[tarfile.TarInfo], str | None],
+    kind_of: Callable[[str, tarfile.TarInfo], str | None],
+) -> Iterator[tuple[str, bytes, bool]]:
+    """The walk both share: `place` gives a member's path (None: skip it) or raises, `kind_of` a
+    file's kind or raises."""
     total = count = 0
     seen: dict[str, str] = {}
     try:
@@ -64,12 +106,9 @@ def iter_entries(
             tarfile.open(fileobj=io.BufferedReader(_Capped(gz, MAX_TAR_BYTES, label)), mode="r|") as tar,
         ):
             for member in tar:
-                name = member.name.rstrip("/")
-                if name == prefix and member.isdir():
+                rel = place(member)
+                if rel is None:
                     continue
-                if not name.startswith(prefix + "/"):
-                    raise IntegrityError(f"{label}: entry {member.name!r} lies outside {prefix}/")
-                rel = name[len(prefix) + 1 :]
                 if path_problem(rel) is not None:
                     raise IntegrityError(f"{label}: entry {member.name!r} is not a safe path")
                 # one path, one meaning: a second copy of a file, or a file where a folder is (or
@@ -88,9 +127,7 @@ def iter_entries(
                     continue
                 if not member.isfile():
                     raise IntegrityError(f"{label}: entry {member.name!r} is a link or device; refusing")
-                kind = classify(("docs/" + rel) if docs else rel)
-                if kind is None or (kind == "doc") != docs:
-                    raise IntegrityError(f"{label}: entry {member.name!r} is not a file packages may hold")
+                kind = kind_of(rel, member)
                 if member.size > limits.MAX_FILE_BYTES:
                     raise IntegrityError(f"{label}: entry {member.name!r} is {member.size} bytes; over the limit")
                 total += member.size

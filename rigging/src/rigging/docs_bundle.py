@@ -49,7 +49,7 @@ class DocsBundle:
             for path, data in iter_layer(self.blob, DOCS_PREFIX, docs=True, label=self.label)
             if not path.endswith("/")
         ]
-        return sorted(found, key=lambda item: _reading_order(item[0]))
+        return sorted(found, key=lambda item: reading_order(item[0]))
 
     def extract(self, out: Path, *, force: bool = False) -> list[str]:
         """Unpack into `out` (made if missing); an `out` holding files is replaced only with `force`."""
@@ -75,10 +75,10 @@ class DocsBundle:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return sorted(written, key=_reading_order)
+        return sorted(written, key=reading_order)
 
 
-def _reading_order(path: str) -> tuple[str, int, str]:
+def reading_order(path: str) -> tuple[str, int, str]:
     folder, _, base = path.rpartition("/")
     return folder, 0 if base.lower() in _FIRST else 1, base
 

@@ -3,7 +3,9 @@
 Every state-changing request (not GET, HEAD or OPTIONS) that a signed-in session cookie would
 authenticate must carry the session's CSRF token, in the `X-CSRF-Token` header (scripts) or a
 `csrf_token` field of a urlencoded form (pages without JavaScript); otherwise it is refused with
-403 before any route runs. A request with a Bearer token is authenticated by that token, which
+403 before any route runs; only a multipart upload to a path the app lists in
+`app.state.csrf_multipart_paths` goes on to its route, which must `check_form_token` the form's
+field (require_csrf refuses it until then). A request with a Bearer token is authenticated by that token, which
 another site cannot make a browser send, so it needs none. `SameSite=Lax` already keeps the
 cookie off other sites' POSTs; the token also covers older browsers and same-site subdomains.
 """
@@ -63,12 +65,35 @@ class CSRFMiddleware:
                 field = parse_qs(body.decode("latin-1")).get(FIELD, [""])[0]
                 presented = field.encode("latin-1")
                 receive = _replay(body, receive)  # the route reads the same body
+        if presented is None and content_type == b"multipart/form-data" and _checks_own_form(scope):
+            # a file upload: the body is too big to read here, so the route compares the form's
+            # field itself (check_form_token); until it does, require_csrf refuses the request
+            await self.app(scope, receive, send)
+            return
         expected = sessions.csrf_token(scope)
         if not presented or expected is None or not hmac.compare_digest(presented, expected.encode()):
             await _refuse(send)
             return
         scope[CHECKED] = True
         await self.app(scope, receive, send)
+
+
+def _checks_own_form(scope: Scope) -> bool:
+    """Whether the path is one the app lists in `app.state.csrf_multipart_paths`: routes that read
+    a multipart form's `csrf_token` and call `check_form_token` before doing anything."""
+    state = getattr(scope.get("app"), "state", None)
+    return scope.get("path") in (getattr(state, "csrf_multipart_paths", None) or ())
+
+
+def check_form_token(request: Request, presented: str | None) -> None:
+    """For a route listed in `csrf_multipart_paths`: the multipart form's `csrf_token` field must
+    be the session's token (403 otherwise); then `require_csrf` passes as for any checked form."""
+    if not needs_token(request.scope, request.app.state.auth.session_seconds):
+        return
+    expected = sessions.csrf_token(request.scope)
+    if not presented or expected is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise HTTPException(403, REFUSED)
+    request.scope[CHECKED] = True
 
 
 def require_csrf(request: Request) -> None:

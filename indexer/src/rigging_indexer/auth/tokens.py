@@ -92,6 +92,28 @@ def describe(token: AccessToken) -> dict[str, Any]:
     }
 
 
+def personal_tokens(s: Session, user_id: int) -> list[AccessToken]:
+    """A user's personal tokens, newest first (the API's list and the portal's token page)."""
+    return list(
+        s.scalars(
+            select(AccessToken)
+            .where(AccessToken.user_id == user_id)
+            .order_by(AccessToken.created.desc(), AccessToken.id.desc())
+        )
+    )
+
+
+def revoke(s: Session, user_id: int, token_id: int) -> bool:
+    """Revoke the user's token `token_id` (already revoked: left as it was); False when the user
+    has no such token. The caller commits."""
+    token = s.get(AccessToken, token_id)
+    if token is None or token.user_id != user_id:
+        return False
+    if token.revoked is None:
+        token.revoked = now()
+    return True
+
+
 def caller(request: Request, *, change: bool = False) -> Viewer:
     """The signed-in user or token behind `request`: 401 for nobody; for a change, a token needs
     the publish scope (the CSRF check for sessions is the `require_csrf` dependency's)."""
@@ -194,12 +216,8 @@ def router(settings: Any) -> APIRouter:
     def list_tokens(request: Request, s: Session = Depends(session)) -> dict[str, Any]:
         """The caller's personal tokens, newest first; never their secrets."""
         viewer = account_holder(request)
-        rows = s.scalars(
-            select(AccessToken)
-            .where(AccessToken.user_id == viewer.user_id)
-            .order_by(AccessToken.created.desc(), AccessToken.id.desc())
-        )
-        return {"tokens": [describe(t) for t in rows]}
+        assert viewer.user_id is not None  # account_holder refuses CI tokens
+        return {"tokens": [describe(t) for t in personal_tokens(s, viewer.user_id)]}
 
     @routes.delete("/tokens/{token_id}", status_code=204, dependencies=[Depends(csrf_checked)])
     def revoke_token(token_id: int, request: Request, s: Session = Depends(session)) -> Response:
@@ -208,12 +226,10 @@ def router(settings: Any) -> APIRouter:
         viewer = account_holder(request)
         if token_id != viewer.token_id:
             may_change(viewer)
-        token = s.get(AccessToken, token_id)
-        if token is None or token.user_id != viewer.user_id:
+        assert viewer.user_id is not None  # account_holder refuses CI tokens
+        if not revoke(s, viewer.user_id, token_id):
             raise HTTPException(404, f"you have no token {token_id}")
-        if token.revoked is None:
-            token.revoked = now()
-            s.commit()
+        s.commit()
         return Response(status_code=204)
 
     routes.include_router(namespaces.router(settings, session))

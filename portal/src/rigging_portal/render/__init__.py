@@ -1,0 +1,1 @@
+"""Turning untrusted package content (Markdown, dependency graphs) into safe HTML and SVG."""
