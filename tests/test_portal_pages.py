@@ -188,3 +188,17 @@ def test_private_packages_are_not_shown_to_outsiders(stack, tmp_path):
         s.commit()
     assert f"/packages/{secret_ns}/zq7private" in get(url, "/search?q=secret+package").text
     get(url, f"/packages/{secret_ns}/zq7private")
+
+
+def test_anonymous_pages_come_from_the_cache_and_signed_in_ones_never(stack):
+    cat, url = stack
+    path = f"/packages/{cat.main}/rules"
+    first = get(url, path)
+    again = get(url, path)  # httpx asks for gzip, as browsers do
+    assert again.headers["x-rigging-cache"] == "hit" and again.headers["content-encoding"] == "gzip"
+    assert again.text == first.text
+    plain = httpx.get(url + path, headers={"accept-encoding": "identity"}, timeout=30)
+    assert plain.headers["x-rigging-cache"] == "hit" and "content-encoding" not in plain.headers
+    assert plain.text == first.text
+    with_cookie = httpx.get(url + path, headers={"cookie": "rigging_session=x"}, timeout=30)
+    assert "x-rigging-cache" not in with_cookie.headers and with_cookie.text == first.text

@@ -106,7 +106,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
         from rigging_portal.page_cache import PageCache
 
         engine = settings.sessions.kw["bind"]
-        pages = ResultCache(generation_reader(engine), entries=settings.page_cache_entries, ttl_seconds=30.0)
+        pages = ResultCache(generation_reader(engine), entries=settings.page_cache_entries, ttl_seconds=300.0)
         app.add_middleware(PageCache, cache=pages)
     app.add_middleware(SecurityHeaders)  # outermost: cached answers carry the policy too
     return app

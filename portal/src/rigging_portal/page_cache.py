@@ -6,15 +6,21 @@ review's decision and a new version included) and for `ttl_seconds` at most, whi
 stale download counts and a re-scan's findings may look. A hit is answered here, before routing:
 no database, no template. A request with a cookie or an Authorization header, a signed-in reader's
 possibly, always goes through, and so does anything but GET.
+
+Pages are kept gzip'd (a third of the memory, 15 KB for a 60 KB page) and sent so to browsers,
+which all accept it; a client that does not gets them unpacked.
 """
 
 from __future__ import annotations
+
+import gzip
 
 from rigging_indexer.result_cache import ResultCache
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CACHED_PREFIXES = ("/packages/", "/search")
 MAX_BODY = 512 * 1024
+LEVEL = 1  # zlib's fastest: most of the saving for a fraction of the time a miss spends on it
 
 
 def cacheable(scope: Scope) -> bool:
@@ -24,6 +30,10 @@ def cacheable(scope: Scope) -> bool:
     if not (path == "/" or path.startswith(CACHED_PREFIXES)):  # /stats: downloads change without a generation
         return False
     return not any(name in (b"cookie", b"authorization") for name, _ in scope["headers"])
+
+
+def accepts_gzip(scope: Scope) -> bool:
+    return any(name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"])
 
 
 class PageCache:
@@ -38,17 +48,16 @@ class PageCache:
         key = (scope["path"], scope["query_string"])
         generation, found = self.cache.get(key)
         if found is not None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"text/html; charset=utf-8"),
-                        (b"content-length", str(len(found)).encode()),
-                        (b"x-rigging-cache", b"hit"),  # as proxies' X-Cache: operators and the bench count them
-                    ],
-                }
-            )
+            headers = [(b"content-type", b"text/html; charset=utf-8"), (b"vary", b"accept-encoding")]
+            if accepts_gzip(scope):
+                headers.append((b"content-encoding", b"gzip"))
+            else:
+                found = gzip.decompress(found)
+            headers += [
+                (b"content-length", str(len(found)).encode()),
+                (b"x-rigging-cache", b"hit"),  # as proxies' X-Cache: operators and the bench count them
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": found})
             return
         if generation is None:
@@ -66,7 +75,7 @@ class PageCache:
                 if not message.get("more_body", False):
                     body = b"".join(chunks)
                     if len(body) <= MAX_BODY:
-                        self.cache.put(key, generation, body)
+                        self.cache.put(key, generation, gzip.compress(body, LEVEL, mtime=0))
             await send(message)
 
         await self.app(scope, receive, keeping)

@@ -31,7 +31,7 @@ class PortalSettings:
     attestation_key_password: str | None = None
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     content_entries: int = 64  # packages' unpacked contents kept in memory for the tab pages
-    page_cache_entries: int = 5000  # anonymous readers' pages kept per process (0: none)
+    page_cache_entries: int = 20_000  # anonymous readers' pages kept per process, gzip'd (0: none)
 
 
 def load(database: str | None, config: str | None) -> dict[str, Any]:
