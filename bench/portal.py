@@ -536,7 +536,7 @@ def bench_database(keep: bool) -> Iterator[str]:
 def serving(database: str, workers: int) -> Iterator[str]:
     """`rigging-portal serve` on a free port, as users start it (its base URL once /healthz
     answers), stopped afterwards; its output is shown if it fails to come up."""
-    from tests.support.services import free_port, wait_http
+    from tests.support.services import free_port, stop, wait_http
 
     portal = str(Path(sys.executable).parent / "rigging-portal")
     port = free_port()
@@ -554,12 +554,7 @@ def serving(database: str, workers: int) -> Iterator[str]:
                 raise SystemExit(f"bench/portal.py: the portal did not come up:\n{log.read()[-3000:]}") from None
             yield base
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
 
 
 def _get(base: str, path: str, gzip_ok: bool = False) -> tuple[int, dict[str, str], bytes]:

@@ -244,8 +244,6 @@ def test_an_index_from_before_package_identity_upgrades_with_its_packages_apart(
     """Migrations 0004 and 0005 on an index the 0003 code wrote: one `acme/real` holding versions
     of two sources and an impostor's. It becomes two packages, the impostor is dropped (the next
     crawl records it as a problem), downloads are kept, and a manifest may now live in two places."""
-    from alembic import command
-    from alembic.config import Config
     from rigging_indexer.db import make_engine, migrate, sessions
     from sqlalchemy import text
 
@@ -254,11 +252,7 @@ def test_an_index_from_before_package_identity_upgrades_with_its_packages_apart(
     with required_database() as url:
         engine = make_engine(url)
         try:
-            config = Config()
-            config.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
-            config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-            config.attributes["engine"] = engine
-            command.upgrade(config, "0003")
+            migrate(engine, "0003")
             with engine.begin() as c:  # 0001 builds today's tables: take them back to the 0003 schema
                 for statement in (
                     "ALTER TABLE packages DROP COLUMN source_id",

@@ -85,10 +85,7 @@ def test_only_latest_and_never_quarantined_or_deleted(index):
 def test_an_index_made_before_search_documents_upgrades_with_its_search(dialect, tmp_path):
     """Migration 0002 builds the per-package documents from the versions already indexed."""
     import contextlib
-    from pathlib import Path
 
-    from alembic import command
-    from alembic.config import Config
     from rigging_indexer.db import make_engine, migrate, sessions
     from sqlalchemy import text
 
@@ -98,11 +95,7 @@ def test_an_index_made_before_search_documents_upgrades_with_its_search(dialect,
         url = f"sqlite:///{tmp_path / 'old.db'}" if dialect == "sqlite" else stack.enter_context(required_database())
         engine = make_engine(url)
         stack.callback(engine.dispose)
-        config = Config()
-        config.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-        config.attributes["engine"] = engine
-        command.upgrade(config, "0001")
+        migrate(engine, "0001")
         with engine.begin() as c:  # rows as the 0001 code wrote them
             c.execute(text("INSERT INTO sources (id, url) VALUES (1, 'http://old.test')"))
             c.execute(text("INSERT INTO repositories (id, source_id, path) VALUES (1, 1, 'old/pkg')"))
@@ -366,10 +359,7 @@ def test_api_takes_the_same_facets_sorts_and_gives_the_total(served):
 def test_an_index_from_before_facets_gets_them_by_migration(dialect, tmp_path):
     """Migration 0007 adds kinds and updated and rebuilds every document with them."""
     import contextlib
-    from pathlib import Path
 
-    from alembic import command
-    from alembic.config import Config
     from rigging_indexer.db import make_engine, migrate, sessions
     from sqlalchemy import text
 
@@ -379,11 +369,7 @@ def test_an_index_from_before_facets_gets_them_by_migration(dialect, tmp_path):
         url = f"sqlite:///{tmp_path / 'old.db'}" if dialect == "sqlite" else stack.enter_context(required_database())
         engine = make_engine(url)
         stack.callback(engine.dispose)
-        config = Config()
-        config.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-        config.attributes["engine"] = engine
-        command.upgrade(config, "0006")
+        migrate(engine, "0006")
         at = "2023-05-06 07:08:09" + ("+00" if dialect == "postgresql" else "")  # SQLite keeps UTC, without zone
         with engine.begin() as c:  # rows as the 0006 code wrote them (documents rebuilt by 0007)
             c.execute(text("INSERT INTO sources (id, url) VALUES (1, 'http://old.test')"))

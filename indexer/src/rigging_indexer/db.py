@@ -38,7 +38,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (the newest by default; tests stop earlier to make an
+    index as an older release left it)."""
     from alembic import command
     from alembic.config import Config
 
@@ -46,7 +48,7 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     config.attributes["engine"] = engine
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def behind(engine: Engine) -> str | None:
