@@ -425,6 +425,7 @@ def seed(database: str, count: int, writers: int) -> dict[str, Any]:
         session.commit()
         timings["scan_results_s"] = time.perf_counter() - mark
         session.execute(text("ANALYZE"))  # as autovacuum would have by the time anyone browses
+        session.commit()  # the planner's statistics are rows too: rolled back, they were never there
         totals = session.execute(
             text("SELECT (SELECT count(*) FROM packages), (SELECT count(*) FROM versions), "
                  "(SELECT count(*) FROM dependencies), (SELECT avg(length(readme)) FROM versions), "
