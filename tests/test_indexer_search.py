@@ -84,18 +84,13 @@ def test_only_latest_and_never_quarantined_or_deleted(index):
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
 def test_an_index_made_before_search_documents_upgrades_with_its_search(dialect, tmp_path):
     """Migration 0002 builds the per-package documents from the versions already indexed."""
-    import contextlib
-
-    from rigging_indexer.db import make_engine, migrate, sessions
+    from rigging_indexer.db import migrate
     from sqlalchemy import text
 
-    from tests.support.postgres import required_database
+    from tests.support.index_db import fresh_index
 
-    with contextlib.ExitStack() as stack:
-        url = f"sqlite:///{tmp_path / 'old.db'}" if dialect == "sqlite" else stack.enter_context(required_database())
-        engine = make_engine(url)
-        stack.callback(engine.dispose)
-        migrate(engine, "0001")
+    with fresh_index(dialect, tmp_path, "0001") as (_, sessions):
+        engine = sessions.kw["bind"]
         with engine.begin() as c:  # rows as the 0001 code wrote them
             c.execute(text("INSERT INTO sources (id, url) VALUES (1, 'http://old.test')"))
             c.execute(text("INSERT INTO repositories (id, source_id, path) VALUES (1, 1, 'old/pkg')"))
@@ -116,7 +111,7 @@ def test_an_index_made_before_search_documents_upgrades_with_its_search(dialect,
                     {"id": vid, "v": version, "d": f"sha256:{vid:064x}", "f": False},
                 )
         migrate(engine)
-        with sessions(engine)() as s:
+        with sessions() as s:
             assert [(h.name, h.version, h.downloads) for h in search(s, "upgrades")] == [("old/pkg", "1.1.0", 3)]
             assert names(search(s, "legacy")) == ["old/pkg"]
 
@@ -358,18 +353,13 @@ def test_api_takes_the_same_facets_sorts_and_gives_the_total(served):
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
 def test_an_index_from_before_facets_gets_them_by_migration(dialect, tmp_path):
     """Migration 0007 adds kinds and updated and rebuilds every document with them."""
-    import contextlib
-
-    from rigging_indexer.db import make_engine, migrate, sessions
+    from rigging_indexer.db import migrate
     from sqlalchemy import text
 
-    from tests.support.postgres import required_database
+    from tests.support.index_db import fresh_index
 
-    with contextlib.ExitStack() as stack:
-        url = f"sqlite:///{tmp_path / 'old.db'}" if dialect == "sqlite" else stack.enter_context(required_database())
-        engine = make_engine(url)
-        stack.callback(engine.dispose)
-        migrate(engine, "0006")
+    with fresh_index(dialect, tmp_path, "0006") as (_, sessions):
+        engine = sessions.kw["bind"]
         at = "2023-05-06 07:08:09" + ("+00" if dialect == "postgresql" else "")  # SQLite keeps UTC, without zone
         with engine.begin() as c:  # rows as the 0006 code wrote them (documents rebuilt by 0007)
             c.execute(text("INSERT INTO sources (id, url) VALUES (1, 'http://old.test')"))
@@ -402,7 +392,7 @@ def test_an_index_from_before_facets_gets_them_by_migration(dialect, tmp_path):
                 {"f": False, "docs": '{"docs/guide.md": "00"}', "at": at},
             )
         migrate(engine)
-        with sessions(engine)() as s:
+        with sessions() as s:
             [hit] = search(s, "before", kind="docs", sort="updated")
             assert (hit.name, hit.kinds, hit.updated) == (
                 "old/pkg",

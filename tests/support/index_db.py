@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 @contextlib.contextmanager
-def fresh_index(dialect: str, tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session]]]:
+def fresh_index(dialect: str, tmp_path: Path, revision: str = "head") -> Iterator[tuple[str, sessionmaker[Session]]]:
+    """A new index (SQLite file or throw-away PostgreSQL database) at schema `revision`: an earlier
+    one makes an index as an older release left it, for migration tests."""
     from rigging_indexer.db import make_engine, migrate, sessions
 
     with contextlib.ExitStack() as stack:
@@ -26,7 +28,7 @@ def fresh_index(dialect: str, tmp_path: Path) -> Iterator[tuple[str, sessionmake
             url = stack.enter_context(required_database())
         engine = make_engine(url)
         stack.callback(engine.dispose)
-        migrate(engine)
+        migrate(engine, revision)
         yield url, sessions(engine)
 
 

@@ -103,8 +103,8 @@ def _prefer_text_index(session: Session) -> None:
     document instead: on 20,000 packages with 4 KB READMEs, 66 ms against 17 ms through the index
     (bench/portal.py's index, after ANALYZE). JIT goes too: the penalty that steers the planner
     off the scan would otherwise make the plan look worth compiling (270 ms more)."""
-    session.execute(text("SET LOCAL enable_seqscan = off"))
-    session.execute(text("SET LOCAL jit = off"))
+    # one round trip: set_config(..., true) is SET LOCAL
+    session.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"))
 
 
 def _matching(
