@@ -5,7 +5,8 @@ concurrent clients with 20,000 indexed packages — goals P95 <= 30 ms for the p
 (a) Seeding. A throw-away database `rigging_bench_portal_<pid>` on the PostgreSQL server
     (RIGGING_TEST_DATABASE_URL, default the local one) gets the indexer's schema (its own alembic
     migrations) and `--packages` packages (default 20,000) written through the store functions the
-    crawler uses (bench/indexer.py, `write_packages`; `--writers` processes): about 300 namespaces
+    crawler uses (bench/indexer.py, `write_packages`; `--writers` processes; each README rendered
+    to HTML there, as it is when the crawler indexes a version): about 300 namespaces
     of Zipf-like sizes, 1 to 5 versions each (a fifth have 5), READMEs of a few KB with headings,
     lists, tables, links, images and code blocks, keywords, targets, licences, a few dependencies
     on other packages, rules, workflows and skills, a third signed, downloads of Zipf-like
@@ -39,7 +40,8 @@ concurrent clients with 20,000 indexed packages — goals P95 <= 30 ms for the p
 
     .venv/bin/python bench/portal.py [--quick] [--packages N] [--runs N] [--seconds N] [--json]
     .venv/bin/python bench/portal.py --keep            # keep the seeded database, print its URL
-    .venv/bin/python bench/portal.py --database URL    # an index seeded before: migrated, not seeded
+    .venv/bin/python bench/portal.py --database URL    # an index seeded before: migrated (and its READMEs
+                                                       # rendered, as after an upgrade), not seeded
 
 --quick: 2,000 packages and one 3 s run of each (smaller than the goals). Needs PostgreSQL and wrk (Debian package).
 """
@@ -445,10 +447,13 @@ def seed(database: str, count: int, writers: int) -> dict[str, Any]:
 
 
 def _migrate(database: str) -> None:
-    from rigging_indexer.db import make_engine, migrate
+    """What an operator does after an upgrade: migrate, then render the READMEs kept before."""
+    from rigging_indexer.db import make_engine, migrate, sessions
+    from rigging_indexer.store import render_readmes
 
     engine = make_engine(database)
     migrate(engine)
+    render_readmes(sessions(engine))
     engine.dispose()
 
 

@@ -10,21 +10,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.portal_catalogue import Catalogue, catalogue, portal
+from tests.support.portal_catalogue import Catalogue, served_catalogue
 
 pytestmark = [pytest.mark.registry, pytest.mark.postgres]
 
 
 @pytest.fixture(scope="module")
 def stack(registry, tmp_path_factory) -> Iterator[tuple[Catalogue, str]]:
-    from tests.support.postgres import required_database
-
-    with (
-        required_database() as database,
-        catalogue(tmp_path_factory.mktemp("cat"), registry.host, database) as cat,
-        portal(database, workdir=cat.folder, config={"sources": [cat.source]}) as url,
-    ):
-        yield cat, url
+    with served_catalogue(registry.host, tmp_path_factory.mktemp("cat")) as served:
+        yield served
 
 
 def get(url: str, path: str, status: int = 200) -> httpx.Response:

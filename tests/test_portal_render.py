@@ -11,8 +11,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
-from rigging_portal.render.graph import dependency_svg, graph_css
-from rigging_portal.render.markdown import (
+from rigging_indexer.markdown_html import (
     MAX_HIGHLIGHT_CHARS,
     MAX_MARKDOWN_CHARS,
     has_hidden,
@@ -23,6 +22,7 @@ from rigging_portal.render.markdown import (
     sanitize,
     split_frontmatter,
 )
+from rigging_portal.render.graph import dependency_svg, graph_css
 
 ALLOWED_TAGS = {
     *(f"h{n}" for n in range(1, 7)),

@@ -130,6 +130,19 @@ def portal(database: str, *extra: str, config: dict | None = None, workdir: Path
         stop(server)
 
 
+@contextlib.contextmanager
+def served_catalogue(host: str, tmp: Path) -> Iterator[tuple[Catalogue, str]]:
+    """The catalogue in a database of its own, and a portal serving it: (catalogue, base URL)."""
+    from tests.support.postgres import required_database
+
+    with (
+        required_database() as database,
+        catalogue(tmp, host, database) as cat,
+        portal(database, workdir=cat.folder, config={"sources": [cat.source]}) as url,
+    ):
+        yield cat, url
+
+
 # What a hostile package may carry into every field the portal renders. Each payload that could
 # run sets window.__pwned, the canary the browser test reads.
 HOSTILE_README = """# Hostile readme

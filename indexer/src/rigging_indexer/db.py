@@ -6,11 +6,13 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///rigging-index.db"
+T = TypeVar("T")
 SEARCH_CHANGED = "rigging.search_changed"  # Session.info flag: this transaction rewrote search documents
 
 
@@ -36,6 +38,35 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def reading_engine(engine: Engine, *, statement_timeout_ms: int = 2000) -> Engine:
+    """An engine for indexed reads run on the event loop (who is asking, a package page): on
+    PostgreSQL autocommit, so a read is its queries alone (no BEGIN, no ROLLBACK when the
+    connection goes back); no ping before each checkout (`retrying` tries a dropped connection's
+    work once more instead); short connect and statement timeouts, so a stuck database cannot hold
+    the loop for long. SQLite's engine serves as it is."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return create_engine(
+        engine.url,
+        pool_size=2,  # reads on the loop run one at a time per process
+        max_overflow=2,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 2, "options": f"-c statement_timeout={statement_timeout_ms}"},
+    )
+
+
+def retrying(work: Callable[[], T]) -> T:
+    """`work` (on a reading_engine), once more if the database had dropped its connection."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:  # a real error, not a connection the database dropped
+            raise
+        return work()
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -142,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     scan.add_argument("--batch", type=int, default=16, help="versions scanned (and given to Semgrep) at once")
     rescan = sub.add_parser("rescan", parents=[common], help="queue versions the current rules have not scanned")
     rescan.add_argument("--all", action="store_true", help="every version, scanned or not")
+    sub.add_parser(
+        "render-readmes",
+        parents=[common],
+        help="render the READMEs of versions indexed before they were kept as HTML, or by another renderer",
+    )
     from rigging_indexer import admin
 
     admin.add_arguments(
@@ -188,6 +193,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 count = scanning.rescan(session, everything=args.all, attesting=bool(settings["attestation_key"]))
                 session.commit()
             print(f"queued {count} versions for a scan under rules {scanning.RULES_VERSION}")
+            return 0
+        if args.command == "render-readmes":
+            from rigging_indexer.store import render_readmes
+
+            print(f"rendered {render_readmes(factory)} READMEs")
             return 0
         if args.command == "scan":
             worker = _scan_worker(factory, settings, batch=args.batch)

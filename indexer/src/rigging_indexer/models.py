@@ -82,6 +82,10 @@ class Version(Base):
     license: Mapped[str | None] = mapped_column(String(200), nullable=True)
     config: Mapped[dict] = mapped_column(JSON, default=dict)
     readme: Mapped[str] = mapped_column(Text, default="")
+    # the README as safe HTML, rendered when indexed, and by which renderer (markdown_html.RENDERER):
+    # a page reads it while the marks match; NULL for versions indexed before it was kept
+    readme_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    readme_renderer: Mapped[str | None] = mapped_column(String(120), nullable=True)
     files: Mapped[list] = mapped_column(JSON, default=list)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     signed_by: Mapped[list] = mapped_column(JSON, default=list)  # signature kinds found (bundle, legacy)

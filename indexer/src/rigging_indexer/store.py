@@ -28,6 +28,7 @@ from sqlalchemy import (
     insert,
     inspect,
     literal_column,
+    or_,
     select,
     text,
     update,
@@ -184,6 +185,38 @@ def _package_ids(db: Executor, source: int, names: set[str]) -> dict[str, int]:
     return dict(db.execute(query).all())
 
 
+@functools.lru_cache(maxsize=32)  # a batch's versions often share one README
+def readme_html(readme: str) -> dict[str, str | None]:
+    """The columns that keep a README's HTML: rendered once here, when the version is indexed,
+    rather than on every page view (a few ms of Markdown a page, seconds for a hostile one)."""
+    from rigging_indexer.markdown_html import RENDERER, render_markdown
+
+    return {"readme_html": render_markdown(readme) if readme else "", "readme_renderer": RENDERER}
+
+
+def render_readmes(factory: Callable[[], Session], batch: int = 200) -> int:
+    """Renders the READMEs not rendered by this renderer (indexed before HTML was kept, or by an
+    older release), a committed batch at a time, so a long run can be stopped and started again."""
+    from rigging_indexer.markdown_html import RENDERER
+
+    done, after = 0, 0
+    while True:
+        with factory() as db:
+            rows = db.execute(
+                select(Version.id, Version.readme)
+                .where(Version.id > after, or_(Version.readme_renderer.is_(None), Version.readme_renderer != RENDERER))
+                .order_by(Version.id)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return done
+            for version_id, readme in rows:
+                db.execute(update(Version).where(Version.id == version_id).values(**readme_html(readme or "")))
+            db.commit()
+        done += len(rows)
+        after = rows[-1][0]
+
+
 def _version_values(item: IndexedVersion, package_id: int, repo_id: int) -> dict[str, Any]:
     config = item.config
     return {
@@ -198,6 +231,7 @@ def _version_values(item: IndexedVersion, package_id: int, repo_id: int) -> dict
         "license": config.get("license"),
         "config": config,
         "readme": item.readme,
+        **readme_html(item.readme),
         "files": item.files,
         "size": item.size,
         "signed_by": item.signed_by,
@@ -218,6 +252,8 @@ _UPDATED = (  # what a re-index may change; downloads and quarantine are the ind
     "license",
     "config",
     "readme",
+    "readme_html",
+    "readme_renderer",
     "files",
     "size",
     "signed_by",
@@ -669,9 +705,32 @@ class Found:
         return registry_host(self.source.url)
 
 
-def _ref(db: Session, package: Package, source: Source) -> str:
-    found = db.scalar(select(SearchDocument.ref).where(SearchDocument.package_id == package.id))
-    return found or package_ref(source.url, package.name)
+# The statements of the reads every package page makes, built once each (with bound values):
+# building a statement and its cache key anew took a third of a page's time in the database layer.
+@functools.lru_cache(maxsize=256)
+def _package_query(admin: bool, readable: frozenset[str]) -> Select[tuple[Package, Source, str | None]]:
+    return (
+        select(Package, Source, SearchDocument.ref)  # its reference in the same round trip
+        .join(Source, Source.id == Package.source_id)
+        .outerjoin(SearchDocument, SearchDocument.package_id == Package.id)
+        .where(Package.name == bindparam("name"), visible(Viewer(admin=admin, readable=readable), Package.namespace))
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _versions_query(quarantined: bool, brief: bool) -> Select[tuple[Version, Repository, Source]]:
+    query = (
+        select(Version, Repository, Source)
+        .join(Repository, Repository.id == Version.repository_id)
+        .join(Source, Source.id == Repository.source_id)
+        .where(
+            Version.package_id == bindparam("package_id"),
+            Version.deleted.is_(False),
+            Version.quarantined.is_(quarantined),
+        )
+        .order_by(Version.id)
+    )
+    return query.options(*(defer(column) for column in HEAVY_COLUMNS)) if brief else query
 
 
 def find_package(
@@ -680,19 +739,20 @@ def find_package(
     """The package `name` this viewer may see: the one in `registry` (its host, or a mirror's)
     when given, else the first in configured source order (`order`, source URLs), then the oldest
     source. None when there is none the viewer may see, invisible ones included."""
-    rows = db.execute(
-        select(Package, Source)
-        .join(Source, Source.id == Package.source_id)
-        .where(Package.name == name, visible(viewer, Package.namespace))
-    ).all()
+    rows = db.execute(_package_query(viewer.admin, viewer.readable), {"name": name}).all()
     rank = {url: position for position, url in enumerate(order)}
     rows.sort(key=lambda row: (rank.get(row.Source.url, len(rank)), row.Source.id))
     if registry is not None:  # that one first; the others are still its alternatives
         rows.sort(key=lambda row: registry not in _hosts(db, row.Source))
     if not rows or (registry is not None and registry not in _hosts(db, rows[0].Source)):
         return None
-    (package, source), *others = rows
-    return Found(package, source, _ref(db, package, source), [(p, s, _ref(db, p, s)) for p, s in others])
+    (package, source, ref), *others = rows
+    return Found(
+        package,
+        source,
+        ref or package_ref(source.url, package.name),
+        [(p, s, r or package_ref(s.url, p.name)) for p, s, r in others],
+    )
 
 
 def _hosts(db: Session, source: Source) -> set[str]:
@@ -710,7 +770,8 @@ def placed_versions() -> Select[tuple[Version, Package, Repository, Source]]:
     )
 
 
-HEAVY_COLUMNS = (Version.readme, Version.files, Version.config)  # what a list of versions need not read
+# what a list of versions need not read
+HEAVY_COLUMNS = (Version.readme, Version.readme_html, Version.files, Version.config)
 
 
 def version_rows(
@@ -719,20 +780,8 @@ def version_rows(
     """A package's undeleted versions that are (or are not) quarantined, each with where it lives,
     in the order they were indexed. `brief`: without HEAVY_COLUMNS, loaded when first read (the
     portal's version picker reads a package's every version but one version's README)."""
-    query = (
-        select(Version, Repository, Source)
-        .join(Repository, Repository.id == Version.repository_id)
-        .join(Source, Source.id == Repository.source_id)
-        .where(
-            Version.package_id == package.id,
-            Version.deleted.is_(False),
-            Version.quarantined.is_(quarantined),
-        )
-        .order_by(Version.id)
-    )
-    if brief:
-        query = query.options(*(defer(column) for column in HEAVY_COLUMNS))
-    return [(version, repo, src) for version, repo, src in db.execute(query).all()]
+    rows = db.execute(_versions_query(quarantined, brief), {"package_id": package.id}).all()
+    return [(version, repo, src) for version, repo, src in rows]
 
 
 def package_versions(db: Session, package: Package, *, brief: bool = False) -> list[tuple[Version, Repository, Source]]:

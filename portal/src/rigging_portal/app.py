@@ -13,6 +13,7 @@ import os
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rigging import __version__ as core_version
@@ -53,6 +54,10 @@ class SecurityHeaders:
 
 def create_app(settings: PortalSettings) -> FastAPI:
     app = FastAPI(title="Rigging portal", version=core_version, docs_url=None, redoc_url=None, openapi_url=None)
+    if settings.reader is None:
+        from rigging_indexer.db import reading_engine
+
+        settings.reader = sessionmaker(reading_engine(settings.sessions.kw["bind"]))
     app.state.settings = settings
     app.state.sign_in = False
     app.state.providers = []

@@ -44,7 +44,7 @@ def number(value: int | None) -> str:
 
 def reveal(value: Any) -> Markup:
     """Plain text from a package (a name, a description) escaped, with hidden characters shown."""
-    from rigging_portal.render.markdown import reveal_hidden
+    from rigging_indexer.markdown_html import reveal_hidden
 
     return Markup(reveal_hidden(str(value if value is not None else "")))  # noqa: S704 - reveal_hidden escapes
 

@@ -22,6 +22,8 @@ class SettingsError(ValueError):
 @dataclass
 class PortalSettings:
     sessions: sessionmaker[Session]
+    # indexed reads on the event loop (rigging_indexer.db.reading_engine); from `sessions` if None
+    reader: sessionmaker[Session] | None = None
     # the config file's `auth` object (sign-in); replaced by AuthSettings when sign-in is installed
     auth: Any = None
     sources: list[str] = field(default_factory=list)  # where a new package is published: the first

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from rigging_indexer.access import ANONYMOUS, Viewer
-from sqlalchemy.orm import Session
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
+R = TypeVar("R")
 
 
 @cache
@@ -45,14 +47,15 @@ def static_url(name: str) -> str:
 @cache
 def generated_css() -> str:
     """The stylesheet made from code: Pygments' highlight classes and the dependency graph's."""
+    from rigging_indexer.markdown_html import pygments_css
+
     from rigging_portal.render.graph import graph_css
-    from rigging_portal.render.markdown import pygments_css
 
     return pygments_css() + "\n" + graph_css()
 
 
-def viewer(request: Request) -> Viewer:
-    """FastAPI dependency: who is asking (ANONYMOUS when sign-in is off or nobody is signed in)."""
+def who_is(request: Request) -> Viewer:
+    """Who is asking (ANONYMOUS when sign-in is off or nobody is signed in)."""
     from rigging_indexer.auth import viewer_of
 
     if not getattr(request.app.state, "sign_in", False):
@@ -60,9 +63,39 @@ def viewer(request: Request) -> Viewer:
     return viewer_of(request)
 
 
-def db(request: Request) -> Iterator[Session]:
-    with request.app.state.settings.sessions() as s:
-        yield s
+async def viewer(request: Request) -> Viewer:
+    """FastAPI dependency: who is asking. Asynchronous, so it runs on the event loop: a
+    synchronous dependency is a hop to the thread pool for every request (as the indexer's
+    request_viewer explains)."""
+    return who_is(request)
+
+
+def keyword_signature(
+    route: Callable[..., Any], drop: set[str], extra: Sequence[inspect.Parameter] = ()
+) -> inspect.Signature:
+    """The signature FastAPI should see for a wrapped route: the route's parameters but `drop`,
+    plus `extra`; annotations evaluated (FastAPI would look their names up in the wrapper's
+    module) and every parameter keyword-only (FastAPI passes keywords; and then parameters with
+    defaults may come first)."""
+    signature = inspect.signature(route, eval_str=True)
+    kept = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for n, p in signature.parameters.items() if n not in drop]
+    return signature.replace(parameters=[*kept, *extra])
+
+
+def with_session(route: Callable[..., R]) -> Callable[..., R]:
+    """Gives a synchronous route `s`, a database session opened and closed in the one thread that
+    runs the route. A session from a dependency keeps its connection across hops to the thread
+    pool, and under load every pool thread can be waiting for a connection while every connection's
+    request waits for a thread, until the connection pool's 30 s timeout (seen in bench/portal.py
+    with a smaller thread pool; with the default one it showed as long queues)."""
+
+    @functools.wraps(route)
+    def run(**values: Any) -> R:
+        with values["request"].app.state.settings.sessions() as s:
+            return route(s=s, **values)
+
+    run.__signature__ = keyword_signature(route, drop={"s"})  # type: ignore[attr-defined]
+    return run
 
 
 def csrf_token(request: Request) -> str | None:
@@ -74,7 +107,7 @@ def csrf_token(request: Request) -> str | None:
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     who = context.pop("who", None)
     if who is None:
-        who = viewer(request)
+        who = who_is(request)
     body = (
         templates()
         .get_template(template)

@@ -28,10 +28,12 @@ def install(app: FastAPI, settings: Any) -> None:
     app.state.auth = auth
     from sqlalchemy.orm import sessionmaker
 
+    from rigging_indexer.db import reading_engine
+
     # Lookups of who is asking use the token service's engine: autocommit and no ping before each
     # checkout, so a lookup is its queries and nothing else (with the main engine's ping, BEGIN and
     # ROLLBACK it cost 0.9 ms, and a member's uncached search half the throughput of an anonymous one).
-    factory = sessionmaker(registry_token.reading_engine(settings.sessions.kw["bind"]))
+    factory = sessionmaker(reading_engine(settings.sessions.kw["bind"]))
     if auth.sign_in:
         # added innermost first: the session middleware decodes the cookie, then CSRF reads it
         app.add_middleware(csrf.CSRFMiddleware, lifetime=auth.session_seconds)

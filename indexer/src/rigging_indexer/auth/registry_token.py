@@ -53,7 +53,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter
 from rigging.names import name_problem
-from sqlalchemy import Engine, String, bindparam, create_engine, text
+from sqlalchemy import Engine, String, bindparam, text
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -61,13 +61,13 @@ from starlette.responses import Response
 from rigging_indexer.access import TOKEN_PREFIX, Viewer, hash_token
 from rigging_indexer.access import _aware as aware
 from rigging_indexer.auth.keys import KeyFolderError, SigningKeys
+from rigging_indexer.db import reading_engine, retrying
 from rigging_indexer.models import PUBLISH_ROLES
 
 PATH = "/auth/registry/token"
 MAX_LIFETIME = 300  # seconds: the registry honours a token until it expires, revoked or not
 CI_USERNAME = "__token__"  # the user name that stands for "whoever the token belongs to"
 LAST_USED_EVERY = timedelta(minutes=1)  # last_used is a hint: one write a minute per token at most
-STATEMENT_TIMEOUT_MS = 2000
 REFUSED = "the user name or access token is wrong, expired or revoked"  # the one wording, whatever failed
 
 
@@ -258,31 +258,10 @@ def lookup(engine: Engine, credential: tuple[str, str] | None, names: list[str])
     )
 
 
-def reading_engine(engine: Engine) -> Engine:
-    """An engine of the token service's own on PostgreSQL: autocommit, so a lookup is one round
-    trip (no BEGIN, no ROLLBACK when the connection goes back to the pool); no ping before each
-    checkout (a connection that died is retried once instead, by lookup_retrying); and short
-    connect and statement timeouts, since lookups run on the event loop."""
-    if engine.dialect.name != "postgresql":
-        return engine
-    return create_engine(
-        engine.url,
-        pool_size=2,  # lookups run one at a time per process
-        max_overflow=2,
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 2, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
-    )
-
-
 def lookup_retrying(
     engine: Engine, credential: tuple[str, str] | None, names: list[str]
 ) -> tuple[Viewer, dict[str, Claimed]]:
-    try:
-        return lookup(engine, credential, names)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:  # a real error, not a connection the database dropped
-            raise
-        return lookup(engine, credential, names)
+    return retrying(lambda: lookup(engine, credential, names))
 
 
 def basic_credential(header: str | None) -> tuple[str, str] | None:

@@ -13,7 +13,7 @@ from rigging_indexer.access import Viewer
 from rigging_indexer.search import MAX_FILTER_CHARS, MAX_QUERY_CHARS
 from sqlalchemy.orm import Session
 
-from rigging_portal.web import db, page, viewer
+from rigging_portal.web import page, viewer, with_session
 
 PAGE_SIZE = 20
 MAX_PAGE = 50  # 1,000 results: deeper than anyone reads, and the count stops there
@@ -24,7 +24,8 @@ def router() -> APIRouter:
     pages = APIRouter()
 
     @pages.get("/", response_class=HTMLResponse)
-    def home(request: Request, who: Viewer = Depends(viewer), s: Session = Depends(db)) -> HTMLResponse:
+    @with_session
+    def home(s: Session, request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse:
         from rigging_indexer import search, store
 
         totals = store.stats(s, who)
@@ -33,7 +34,9 @@ def router() -> APIRouter:
         return page(request, "home.html", who=who, totals=totals, recent=recent, popular=popular)
 
     @pages.get("/search", response_class=HTMLResponse)
+    @with_session
     def search_page(
+        s: Session,
         request: Request,
         q: str = Query("", max_length=MAX_QUERY_CHARS),
         namespace: str = Query("", max_length=MAX_FILTER_CHARS),
@@ -45,7 +48,6 @@ def router() -> APIRouter:
         sort: str = Query("relevance", max_length=16),
         page_number: int = Query(1, alias="page", ge=1, le=MAX_PAGE),
         who: Viewer = Depends(viewer),
-        s: Session = Depends(db),
     ) -> HTMLResponse:
         from rigging_indexer import search
 
@@ -101,7 +103,8 @@ def router() -> APIRouter:
         )
 
     @pages.get("/stats", response_class=HTMLResponse)
-    def stats_page(request: Request, who: Viewer = Depends(viewer), s: Session = Depends(db)) -> HTMLResponse:
+    @with_session
+    def stats_page(s: Session, request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse:
         from rigging_portal import health
 
         return page(request, "stats.html", who=who, **health.figures(s, who))

@@ -43,7 +43,7 @@ from rigging_portal.upload import (
     unpack_archive,
     unpack_files,
 )
-from rigging_portal.web import db, page, viewer
+from rigging_portal.web import page, viewer, who_is, with_session
 
 # Routes that read a multipart form's csrf_token themselves (rigging_indexer.auth.csrf): the
 # middleware does not read file uploads, so these call check_form_token before anything else.
@@ -64,7 +64,7 @@ def router() -> APIRouter:
 
     @pages.post("/console/upload", response_model=None)
     async def upload(request: Request) -> Response:
-        who = viewer(request)
+        who = who_is(request)
         if who.anonymous:
             return _refused(request, who, SIGN_IN_FIRST, 403)
         settings = request.app.state.settings
@@ -92,7 +92,7 @@ def router() -> APIRouter:
     async def preview(request: Request) -> JSONResponse:
         from rigging_indexer.auth.csrf import require_csrf
 
-        who = viewer(request)
+        who = who_is(request)
         if who.anonymous or who.token_id is not None:
             return JSONResponse({"detail": SIGN_IN_FIRST}, status_code=403)
         require_csrf(request)  # the middleware checked the X-CSRF-Token header of this session's request
@@ -112,21 +112,21 @@ def router() -> APIRouter:
         return JSONResponse({"html": await run_in_threadpool(_markdown_html, text)})
 
     @pages.get("/console/tokens", response_class=HTMLResponse)
-    def tokens(
-        request: Request, revoked: int | None = None, who: Viewer = Depends(viewer), s: Session = Depends(db)
-    ) -> HTMLResponse:
+    @with_session
+    def tokens(s: Session, request: Request, revoked: int | None = None, who: Viewer = Depends(viewer)) -> HTMLResponse:
         _session_user(who)
         return _tokens_page(request, who, s, revoked=revoked)
 
     @pages.post("/console/tokens", response_class=HTMLResponse)
+    @with_session
     def create_token(
+        s: Session,
         request: Request,
         name: str = Form("", max_length=100),
         scopes: list[str] = Form([]),  # noqa: B008 - FastAPI's way to read repeated fields
         namespaces: str = Form("", max_length=2000),
         days: int = Form(90, ge=1, le=MAX_TOKEN_DAYS),
         who: Viewer = Depends(viewer),
-        s: Session = Depends(db),
     ) -> HTMLResponse:
         from rigging_indexer.auth.csrf import require_csrf
         from rigging_indexer.auth.tokens import describe, issue
@@ -156,9 +156,8 @@ def router() -> APIRouter:
         return _tokens_page(request, who, s, created={**describe(token), "token": plaintext}, status=201)
 
     @pages.post("/console/tokens/{token_id}/revoke")
-    def revoke_token(
-        request: Request, token_id: int, who: Viewer = Depends(viewer), s: Session = Depends(db)
-    ) -> RedirectResponse:
+    @with_session
+    def revoke_token(s: Session, request: Request, token_id: int, who: Viewer = Depends(viewer)) -> RedirectResponse:
         from rigging_indexer.auth.csrf import require_csrf
         from rigging_indexer.auth.tokens import revoke
 
@@ -367,7 +366,7 @@ def _file_view(folder: Path, path: str, number: int, flagged: set[int] | None) -
     view["text"] = text
     view["markdown"] = path.endswith(".md")
     if view["markdown"]:
-        from rigging_portal.render.markdown import render_markdown, split_frontmatter
+        from rigging_indexer.markdown_html import render_markdown, split_frontmatter
 
         front, body = split_frontmatter(text)
         view["frontmatter"] = front
@@ -382,7 +381,7 @@ def _markdown_html(text: str) -> str:
     (markdown-it without raw HTML, then nh3), so console.js may put it in the page as it is."""
     import html
 
-    from rigging_portal.render.markdown import render_markdown, split_frontmatter
+    from rigging_indexer.markdown_html import render_markdown, split_frontmatter
 
     front, body = split_frontmatter(text)
     head = f'<pre class="frontmatter">{html.escape(front)}</pre>' if front else ""

@@ -6,18 +6,23 @@ signatures there too. Each tab is its own URL, so every one of them works withou
 from __future__ import annotations
 
 import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from rigging.project import ALL_TARGETS
 from rigging_indexer.access import Viewer
+from rigging_indexer.db import retrying
 from rigging_indexer.models import Namespace, Package, Repository, ScanResult, Source, Version
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
-from rigging_portal.web import db, page, viewer
+from rigging_portal.web import keyword_signature, page, viewer, with_session
 
 TABS = (
     ("", "Readme"),
@@ -32,6 +37,13 @@ TABS = (
 )
 GRAPH_DEPTH = 4
 GRAPH_NODES = 60
+R = TypeVar("R")
+VERSION = Query(None, max_length=128)
+PACKAGE_PARAMETERS = (
+    inspect.Parameter("namespace", inspect.Parameter.KEYWORD_ONLY, annotation=str),
+    inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, annotation=str),
+    inspect.Parameter("version", inspect.Parameter.KEYWORD_ONLY, default=VERSION, annotation=str | None),
+)
 
 
 @dataclass
@@ -96,44 +108,75 @@ def find(s: Session, who: Viewer, namespace: str, name: str, version: str | None
         chosen = versions[0] if versions else (held[-1] if held else None)
     if chosen is None:  # nothing this viewer may see: the same answer as a package that does not exist
         raise missing
-    s.refresh(chosen[0], ["readme", "files", "config"])  # the shown version's, in one query
-    verified = s.scalar(select(Namespace.id).where(Namespace.name == package.namespace)) is not None
+    # The shown version's own columns, its scan and whether its namespace is owned, in one round
+    # trip: a page that is not cached is a few queries, and each costs as much as rendering it.
+    # The README's text, the config and the findings stay unread until a tab reads them.
+    shown = chosen[0]
+    row = s.execute(_shown_query(), {"version_id": shown.id, "namespace": package.namespace}).one()
+    for column in ("files", "readme_html", "readme_renderer"):
+        set_committed_value(shown, column, row._mapping[column])
     return Shown(
         package,
         found.ref,
         found.registry,
-        chosen[0],
+        shown,
         chosen[1],
         chosen[2],
         versions,
         held,
         package.latest_version_id,
-        s.get(ScanResult, chosen[0].id),
-        verified,
+        row.ScanResult,
+        bool(row.owned),
     )
+
+
+@functools.cache  # built once, as the store's page reads are
+def _shown_query() -> Any:
+    """A version's files and README HTML, its scan without the findings, and whether someone owns
+    its namespace (a verified publisher)."""
+    owned = select(Namespace.id).where(Namespace.name == bindparam("namespace")).exists().label("owned")
+    return (
+        select(Version.files, Version.readme_html, Version.readme_renderer, ScanResult, owned)
+        .outerjoin(ScanResult, ScanResult.version_id == Version.id)
+        .where(Version.id == bindparam("version_id"))
+        .options(defer(ScanResult.findings), defer(ScanResult.file_digests))
+    )
+
+
+def stored_readme(version: Version) -> str | None:
+    """The README as safe HTML as rendered when it was indexed; None if another renderer made it."""
+    from rigging_indexer.markdown_html import RENDERER
+
+    if version.readme_html is not None and version.readme_renderer == RENDERER:
+        return version.readme_html
+    return None
 
 
 @functools.lru_cache(maxsize=1024)
 def markdown_html(text: str) -> str:
     """Rendered once per process for the same text: hostile Markdown can take seconds to parse
-    (rigging_portal.render.markdown), and most pages show the same few documents again."""
-    from rigging_portal.render.markdown import render_markdown
+    (rigging_indexer.markdown_html), and most pages show the same few documents again."""
+    from rigging_indexer.markdown_html import render_markdown
 
     return render_markdown(text)
 
 
+def with_package(route: Callable[..., R]) -> Callable[..., R]:
+    """A package tab's route: it names the package and version in the URL and is given `p`, the
+    package as this viewer may see it, and `s`, if it asks, from a session in its own thread."""
+    wants_session = "s" in inspect.signature(route).parameters
+
+    @functools.wraps(route)
+    def run(*, s: Session, request: Request, namespace: str, name: str, version: str | None, **values: Any) -> R:
+        p = find(s, values["who"], namespace, name, version, request.app.state.settings.sources)
+        return route(request=request, p=p, **values, **({"s": s} if wants_session else {}))
+
+    run.__signature__ = keyword_signature(route, drop={"p"}, extra=PACKAGE_PARAMETERS)  # type: ignore[attr-defined]
+    return with_session(run)
+
+
 def router() -> APIRouter:
     pages = APIRouter()
-
-    def shown(
-        request: Request,
-        namespace: str,
-        name: str,
-        version: str | None = Query(None, max_length=128),
-        who: Viewer = Depends(viewer),
-        s: Session = Depends(db),
-    ) -> Shown:
-        return find(s, who, namespace, name, version, request.app.state.settings.sources)
 
     def render(request: Request, tab: str, shown: Shown, who: Viewer, **context: Any) -> HTMLResponse:
         return page(
@@ -153,14 +196,38 @@ def router() -> APIRouter:
         store = request.app.state.contents
         return store.get(p.src.url, p.repo.path, p.version.manifest_digest, p.package.name, p.version.version)
 
+    def overview_page(
+        request: Request, namespace: str, name: str, version: str | None, who: Viewer, *, on_loop: bool
+    ) -> HTMLResponse | None:
+        """The overview, or None when `on_loop` and its README must be rendered first."""
+        settings = request.app.state.settings
+        with (settings.reader if on_loop else settings.sessions)() as s:
+            p = find(s, who, namespace, name, version, settings.sources)
+            readme = stored_readme(p.version)
+            if readme is None:
+                if on_loop and p.version.readme:
+                    return None
+                readme = markdown_html(p.version.readme) if p.version.readme else ""
+            return render(request, "", p, who, readme=readme)
+
     @pages.get("/packages/{namespace}/{name}", response_class=HTMLResponse)
-    def overview(request: Request, p: Shown = Depends(shown), who: Viewer = Depends(viewer)) -> HTMLResponse:
-        readme = markdown_html(p.version.readme) if p.version.readme else ""
-        return render(request, "", p, who, readme=readme)
+    async def overview(
+        request: Request, namespace: str, name: str, version: str | None = VERSION, who: Viewer = Depends(viewer)
+    ) -> HTMLResponse:
+        """The page most visited, served on the event loop: three indexed reads on an autocommit
+        connection and a template, with no hop to the thread pool. Through the pool, pages not
+        cached queued behind each other for the GIL (bench/portal.py, P95 160-245 ms against
+        42-77 ms here). A README indexed by another renderer (minutes of Markdown for a hostile
+        one) is rendered in the pool instead."""
+        found = retrying(lambda: overview_page(request, namespace, name, version, who, on_loop=True))
+        if found is None:
+            found = await run_in_threadpool(overview_page, request, namespace, name, version, who, on_loop=False)
+        return found
 
     @pages.get("/packages/{namespace}/{name}/skills", response_class=HTMLResponse)
-    def skills(request: Request, p: Shown = Depends(shown), who: Viewer = Depends(viewer)) -> HTMLResponse:
-        from rigging_portal.render.markdown import split_frontmatter
+    @with_package
+    def skills(request: Request, p: Shown, who: Viewer = Depends(viewer)) -> HTMLResponse:
+        from rigging_indexer.markdown_html import split_frontmatter
 
         found = contents(request, p)
         items = []
@@ -179,7 +246,8 @@ def router() -> APIRouter:
         return render(request, "skills", p, who, items=items, problem=found.problem)
 
     @pages.get("/packages/{namespace}/{name}/rules", response_class=HTMLResponse)
-    def rules(request: Request, p: Shown = Depends(shown), who: Viewer = Depends(viewer)) -> HTMLResponse:
+    @with_package
+    def rules(request: Request, p: Shown, who: Viewer = Depends(viewer)) -> HTMLResponse:
         found = contents(request, p)
         items = [
             {
@@ -194,7 +262,8 @@ def router() -> APIRouter:
         return render(request, "rules", p, who, items=items, problem=found.problem)
 
     @pages.get("/packages/{namespace}/{name}/workflows", response_class=HTMLResponse)
-    def workflows(request: Request, p: Shown = Depends(shown), who: Viewer = Depends(viewer)) -> HTMLResponse:
+    @with_package
+    def workflows(request: Request, p: Shown, who: Viewer = Depends(viewer)) -> HTMLResponse:
         found = contents(request, p)
         items = [
             {"stem": flow.stem, "description": flow.description, "body": markdown_html(flow.body)}
@@ -204,7 +273,8 @@ def router() -> APIRouter:
 
     @pages.get("/packages/{namespace}/{name}/docs", response_class=HTMLResponse)
     @pages.get("/packages/{namespace}/{name}/docs/{doc:path}", response_class=HTMLResponse)
-    def docs(request: Request, doc: str = "", p: Shown = Depends(shown), who: Viewer = Depends(viewer)) -> HTMLResponse:
+    @with_package
+    def docs(request: Request, p: Shown, doc: str = "", who: Viewer = Depends(viewer)) -> HTMLResponse:
         found = contents(request, p)
         paths = [path for path, _ in found.docs]
         if doc and doc not in paths:
@@ -221,9 +291,8 @@ def router() -> APIRouter:
         )
 
     @pages.get("/packages/{namespace}/{name}/versions", response_class=HTMLResponse)
-    def versions(
-        request: Request, p: Shown = Depends(shown), who: Viewer = Depends(viewer), s: Session = Depends(db)
-    ) -> HTMLResponse:
+    @with_package
+    def versions(request: Request, p: Shown, s: Session, who: Viewer = Depends(viewer)) -> HTMLResponse:
         ids = [v.id for v, _, _ in p.versions + p.held]
         verdicts = dict(
             s.execute(select(ScanResult.version_id, ScanResult.verdict).where(ScanResult.version_id.in_(ids))).all()
@@ -241,9 +310,8 @@ def router() -> APIRouter:
         )
 
     @pages.get("/packages/{namespace}/{name}/dependencies", response_class=HTMLResponse)
-    def dependencies(
-        request: Request, p: Shown = Depends(shown), who: Viewer = Depends(viewer), s: Session = Depends(db)
-    ) -> HTMLResponse:
+    @with_package
+    def dependencies(request: Request, p: Shown, s: Session, who: Viewer = Depends(viewer)) -> HTMLResponse:
         from rigging_portal.graph_data import dependency_graph, dependents
         from rigging_portal.render.graph import dependency_svg
 
@@ -256,16 +324,18 @@ def router() -> APIRouter:
         return render(request, "dependencies", p, who, direct=direct, svg=svg, dependents=dependents(s, who, p))
 
     @pages.get("/packages/{namespace}/{name}/security", response_class=HTMLResponse)
-    def security(request: Request, p: Shown = Depends(shown), who: Viewer = Depends(viewer)) -> HTMLResponse:
+    @with_package
+    def security(request: Request, p: Shown, who: Viewer = Depends(viewer)) -> HTMLResponse:
         from rigging_indexer import scanning
 
         return render(request, "security", p, who, result=scanning.result_dict(p.scan))
 
     @pages.get("/packages/{namespace}/{name}/agent", response_class=HTMLResponse)
+    @with_package
     def agent(
         request: Request,
+        p: Shown,
         target: str = Query("claude", max_length=16),
-        p: Shown = Depends(shown),
         who: Viewer = Depends(viewer),
     ) -> HTMLResponse:
         from rigging.errors import RiggingError

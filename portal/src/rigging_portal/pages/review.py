@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from rigging_indexer.access import Viewer
 from sqlalchemy.orm import Session
 
-from rigging_portal.web import db, page, viewer
+from rigging_portal.web import page, viewer, with_session
 
 NOT_FOUND = "Not Found"
 DONE = re.compile(r"(approved|rejected) version \d+( \(attestation sha256:[0-9a-f]{12}\))?")
@@ -24,7 +24,7 @@ DONE = re.compile(r"(approved|rejected) version \d+( \(attestation sha256:[0-9a-
 def router() -> APIRouter:
     pages = APIRouter()
 
-    def reviewer(who: Viewer = Depends(viewer)) -> Viewer:
+    async def reviewer(who: Viewer = Depends(viewer)) -> Viewer:
         from rigging_indexer.review import may_review_any
 
         if not may_review_any(who):
@@ -32,11 +32,12 @@ def router() -> APIRouter:
         return who
 
     @pages.get("/review", response_class=HTMLResponse)
+    @with_session
     def queue(
+        s: Session,
         request: Request,
         done: str = Query("", max_length=200),
         who: Viewer = Depends(reviewer),
-        s: Session = Depends(db),
     ) -> HTMLResponse:
         from rigging_indexer.review import queue_items
 
@@ -47,13 +48,14 @@ def router() -> APIRouter:
         return page(request, "review/queue.html", who=who, items=items, done=said, moderation=settings.moderation)
 
     @pages.post("/review/{version_id}/{decision}")
+    @with_session
     def decide(
+        s: Session,
         request: Request,
         version_id: int,
         decision: str,
         reason: str = Form("", max_length=4000),
         who: Viewer = Depends(reviewer),
-        s: Session = Depends(db),
     ) -> RedirectResponse:
         from rigging_indexer.auth.csrf import require_csrf
         from rigging_indexer.review import decide_version
@@ -71,11 +73,12 @@ def router() -> APIRouter:
         return RedirectResponse("/review?" + urlencode({"done": said}), status_code=303)
 
     @pages.get("/review/audit", response_class=HTMLResponse)
+    @with_session
     def audit(
+        s: Session,
         request: Request,
         page_number: int = Query(1, alias="page", ge=1, le=10_000),
         who: Viewer = Depends(reviewer),
-        s: Session = Depends(db),
     ) -> HTMLResponse:
         from rigging_indexer.review import audit_entries
 

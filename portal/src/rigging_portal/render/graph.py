@@ -69,7 +69,7 @@ class _Bounds:
 def _plain(text: str) -> str:
     """Untrusted text made fit for XML: hidden characters shown, characters XML forbids replaced
     (one of those would make the whole SVG unreadable), then escaped."""
-    from rigging_portal.render.markdown import reveal_hidden_text
+    from rigging_indexer.markdown_html import reveal_hidden_text
 
     return html.escape(_XML_INVALID.sub("\ufffd", reveal_hidden_text(text)), quote=True)
 

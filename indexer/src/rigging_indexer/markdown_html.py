@@ -5,6 +5,11 @@ the text is shown as text), our renderer (only http, https and mailto links; ima
 so the page never loads anything from elsewhere; headings get `md-` ids), and nh3 with an explicit
 allowlist as the last word. Hidden Unicode is shown as `⟨U+202E⟩` rather than passed through: it is
 how instructions are hidden from the people reviewing a package while agents still read them.
+
+It lives in the indexer because READMEs are rendered when a version is indexed and kept beside it
+(`versions.readme_html`, marked with RENDERER), as PyPI's warehouse renders a description once at
+upload: a page view then reads HTML rather than parsing Markdown. The portal renders the rest
+(skills, rules, docs) itself with the same function, and any README rendered by another RENDERER.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin
 
+import markdown_it
 import nh3
+import pygments  # the package alone: its lexers and formatters load when code is highlighted
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import unescapeAll
 from markdown_it.renderer import RendererHTML
@@ -38,6 +45,7 @@ __all__ = [
     "ID_PREFIX",
     "MAX_HIGHLIGHT_CHARS",
     "MAX_MARKDOWN_CHARS",
+    "RENDERER",
     "has_hidden",
     "pygments_css",
     "render_markdown",
@@ -59,6 +67,14 @@ HIGHLIGHT_BUDGET_CHARS = 500_000
 ID_PREFIX = "md-"
 LIGHT_STYLE = "default"  # both keep every token at WCAG AA contrast (4.5:1) on their background
 DARK_STYLE = "github-dark"
+
+# Stored HTML is used only while it was made by this renderer: change the number whenever the
+# output changes, and a library's new release (which may change it too) is part of the mark.
+RENDERER_REVISION = 1
+RENDERER = (
+    f"{RENDERER_REVISION}; markdown-it-py {markdown_it.__version__}; nh3 {nh3.__version__}; "
+    f"pygments {pygments.__version__}"
+)
 
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 IMAGE_SCHEMES = frozenset({"http", "https"})
