@@ -278,6 +278,31 @@ def test_pages_and_total_agree_and_respect_visibility(index):
         assert count(s, "paged", namespace="secret", at_most=5, viewer=member) == 1
 
 
+def test_a_search_by_relevance_counts_its_matches_as_it_ranks_them(index):
+    from rigging_indexer.access import Viewer
+    from rigging_indexer.search import search_counted
+
+    from tests.support.index_db import add_namespace, add_user
+
+    for i in range(7):
+        add(index, f"open/pkg{i}", description="paged rules", keywords=["odd"] if i % 2 else [])
+    add(index, "secret/pkg", description="paged rules", keywords=["odd"])
+    add_namespace(index, "secret", owner=add_user(index, "owner"), private=True)
+    member = Viewer(readable=frozenset({"secret"}))
+    with index() as s:
+        counts_there = s.get_bind().dialect.name == "postgresql"  # SQLite's bm25() takes no window beside it
+        for asked in ({}, {"keyword": "odd"}, {"viewer": member}, {"keyword": "odd", "viewer": member}):
+            for sort in ("relevance", "downloads", "updated"):
+                hits, total = search_counted(s, "paged", **asked, sort=sort, limit=2, offset=2)
+                assert names(hits) == names(search(s, "paged", **asked, sort=sort, limit=2, offset=2))
+                ranked = counts_there and sort == "relevance"  # the others may stop at the page: count tells
+                assert total == (count(s, "paged", **asked) if ranked else None)
+        assert search_counted(s, "paged", limit=2, offset=50) == ([], None)  # past the end: count tells
+        assert search_counted(s, "", limit=2)[1] is None  # no words: the sorted index stops at the page
+        with pytest.raises(TypeError, match="unexpected arguments: colour"):
+            search_counted(s, "paged", colour="red")
+
+
 @pytest.fixture(params=["postgresql", "sqlite"])
 def served(request, tmp_path):
     """An index of facet-rich packages, its server, and a member's token for its private namespace."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import anyio
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -59,6 +60,9 @@ def create_app(settings: PortalSettings) -> FastAPI:
 
         settings.reader = sessionmaker(reading_engine(settings.sessions.kw["bind"]))
     app.state.settings = settings
+    from rigging_portal.web import INDEX_THREADS
+
+    app.state.index_threads = anyio.CapacityLimiter(INDEX_THREADS)
     app.state.sign_in = False
     app.state.providers = []
     if settings.auth:

@@ -13,7 +13,7 @@ from rigging_indexer.access import Viewer
 from rigging_indexer.search import MAX_FILTER_CHARS, MAX_QUERY_CHARS
 from sqlalchemy.orm import Session
 
-from rigging_portal.web import page, viewer, with_session
+from rigging_portal.web import page, reading_index, viewer
 
 PAGE_SIZE = 20
 MAX_PAGE = 50  # 1,000 results: deeper than anyone reads, and the count stops there
@@ -24,7 +24,7 @@ def router() -> APIRouter:
     pages = APIRouter()
 
     @pages.get("/", response_class=HTMLResponse)
-    @with_session
+    @reading_index
     def home(s: Session, request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse:
         from rigging_indexer import search, store
 
@@ -34,7 +34,7 @@ def router() -> APIRouter:
         return page(request, "home.html", who=who, totals=totals, recent=recent, popular=popular)
 
     @pages.get("/search", response_class=HTMLResponse)
-    @with_session
+    @reading_index
     def search_page(
         s: Session,
         request: Request,
@@ -60,14 +60,17 @@ def router() -> APIRouter:
             "signed": True if signed else None,
             "verified": True if verified else None,
         }
-        hits = search.search(
-            s, q, **filters, sort=sort, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, viewer=who
-        )
         offset = (page_number - 1) * PAGE_SIZE
-        # a page that is not full says the total itself; only a full one (or one past the end) counts
+        hits, total_found = search.search_counted(
+            s, q, **filters, sort=sort, limit=PAGE_SIZE, offset=offset, viewer=who
+        )
+        # a page that is not full says the total itself, as does a search with words (it counted
+        # them all as it ranked them); else counted as far as the deepest page there is
         if 0 < len(hits) < PAGE_SIZE:
             total = offset + len(hits)
-        else:  # counted as far as the deepest page there is
+        elif total_found is not None:
+            total = total_found
+        else:
             total = search.count(s, q, **filters, viewer=who, at_most=MAX_PAGE * PAGE_SIZE + 1)
         chosen = {
             "q": q,
@@ -103,7 +106,7 @@ def router() -> APIRouter:
         )
 
     @pages.get("/stats", response_class=HTMLResponse)
-    @with_session
+    @reading_index
     def stats_page(s: Session, request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse:
         from rigging_portal import health
 

@@ -216,9 +216,9 @@ def router() -> APIRouter:
     ) -> HTMLResponse:
         """The page most visited, served on the event loop: three indexed reads on an autocommit
         connection and a template, with no hop to the thread pool. Through the pool, pages not
-        cached queued behind each other for the GIL (bench/portal.py, P95 160-245 ms against
-        42-77 ms here). A README indexed by another renderer (minutes of Markdown for a hostile
-        one) is rendered in the pool instead."""
+        cached queued behind each other for the GIL: on bench/portal.py's load the P95 was
+        160-245 ms there and 42-77 ms here, the same code otherwise. A README indexed by another
+        renderer (seconds of Markdown for a hostile one) is rendered in the pool instead."""
         found = retrying(lambda: overview_page(request, namespace, name, version, who, on_loop=True))
         if found is None:
             found = await run_in_threadpool(overview_page, request, namespace, name, version, who, on_loop=False)
