@@ -177,6 +177,33 @@ def _push_plain_image(client: RegistryClient, repository: str) -> str:
     return IMAGE_CONFIG
 
 
+def test_requests_go_through_the_proxy_the_environment_names(cli, tmp_path, registry, monkeypatch):
+    """HTTP_PROXY is honoured (the client's own transport means httpx would not read it), and
+    NO_PROXY exempts a host. FaultProxy forwards absolute-form requests as a forward proxy would."""
+    pkg = make_package(tmp_path / "pkg", "acme/proxied", "1.0.0")
+    published = _publish(cli, pkg, f"{registry.host}/acme/proxied")
+    seen: list[str] = []
+    proxy = FaultProxy(registry.host, lambda index, method, path: seen.append(path) or None).start()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://{proxy.host}")
+        with RegistryClient(registry.host) as client:
+            assert client.get_manifest("acme/proxied", "1.0.0")[2] == published["digest"]
+        assert seen and all(path.startswith(f"http://{registry.host}/v2/") for path in seen), seen
+        pulled = cli("pull", f"{registry.host}/acme/proxied:1.0.0", "-o", tmp_path / "through", "--json")
+        assert pulled.returncode == 0, pulled.stderr
+        assert any("/blobs/" in path for path in seen), "the CLI's blobs came through the proxy too"
+
+        seen.clear()
+        monkeypatch.setenv("NO_PROXY", registry.host.split(":")[0])
+        with RegistryClient(registry.host) as client:
+            assert client.get_manifest("acme/proxied", "1.0.0")[2] == published["digest"]
+        assert seen == []
+    finally:
+        proxy.stop()
+
+
 def test_pull_refuses_an_occupied_folder_and_a_non_package(cli, tmp_path, registry):
     pkg = make_package(tmp_path / "pkg", "acme/occupied", "1.0.0")
     _publish(cli, pkg, f"{registry.host}/acme/occupied")

@@ -144,29 +144,51 @@ def _error(response: httpx.Response, host: str, repository: str, reference: str 
 
 
 class _SplitTransport(httpx.BaseTransport):
-    """Plain HTTP at once; the verified TLS transport only on the first https:// request.
+    """Plain HTTP at once; the verified TLS transport only on the first https:// request; and
+    each through the proxy the environment names for its scheme and host (HTTP_PROXY,
+    HTTPS_PROXY, ALL_PROXY, NO_PROXY, as curl and pip read them), made when first needed.
 
-    Building a TLS context costs ~90 ms here, which a loopback (plain HTTP) registry never needs.
+    Building a TLS context costs tens of ms, which a loopback (plain HTTP) registry never needs.
+    httpx reads the proxy variables only for a client without a transport of its own, so this one
+    reads them itself.
     """
 
     def __init__(self, verify: Any, limits: httpx.Limits) -> None:
+        import urllib.request
+
         self._verify, self._limits = verify, limits
-        self._plain = httpx.HTTPTransport(verify=False, limits=limits)  # never used for TLS
-        self._tls: httpx.HTTPTransport | None = None
+        self._proxies = urllib.request.getproxies_environment()
+        self._transports: dict[tuple[str, str | None], httpx.HTTPTransport] = {}
+        self._chosen: dict[tuple[str, bytes], str | None] = {}  # (scheme, host:port) -> its proxy
         self._lock = threading.Lock()
 
+    def _proxy(self, url: httpx.URL) -> str | None:
+        import urllib.request
+
+        where = (url.scheme, url.netloc)
+        if where not in self._chosen:
+            proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+            if proxy and urllib.request.proxy_bypass_environment(url.netloc.decode("ascii"), self._proxies):
+                proxy = None
+            self._chosen[where] = proxy
+        return self._chosen[where]
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme != "https":
-            return self._plain.handle_request(request)
+        tls = request.url.scheme == "https"
+        key = ("https" if tls else "http", self._proxy(request.url))
         with self._lock:
-            if self._tls is None:
-                self._tls = httpx.HTTPTransport(verify=self._verify, limits=self._limits)
-        return self._tls.handle_request(request)
+            transport = self._transports.get(key)
+            if transport is None:
+                # plain HTTP to the registry itself needs no verified context (verify=False is
+                # never used for TLS); through a proxy, which may be https://, it gets one
+                verify = self._verify if tls or key[1] else False
+                transport = httpx.HTTPTransport(verify=verify, limits=self._limits, proxy=key[1])
+                self._transports[key] = transport
+        return transport.handle_request(request)
 
     def close(self) -> None:
-        self._plain.close()
-        if self._tls is not None:
-            self._tls.close()
+        for transport in self._transports.values():
+            transport.close()
 
 
 class RegistryClient:
