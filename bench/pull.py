@@ -9,6 +9,7 @@
    RIGGING_CACHE_DIR, fresh output folder), the same from the development .venv, `skopeo copy` of
    the same artifact into a fresh OCI layout, and `python -c pass` of the CLI-only env. Goal: the
    CLI-only pull / skopeo <= 1.0x (median of the per-run ratios, each measured side by side).
+   Then N cold `rigging add` of the package into a new project (empty cache): goal P95 <= 200 ms.
 3. Where a cold pull's time goes: the top 10 cumulative import costs (`-X importtime`, median per
    module), and the HTTP requests and bytes one pull costs, read from the registry's access log.
 
@@ -19,6 +20,7 @@ Needs uv, Debian's docker-registry and skopeo.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -39,6 +41,7 @@ from scan import make_package  # noqa: E402
 DEV_BIN = Path(sys.executable).parent
 NAME, TAG = "bench/scan", "1.0.0"  # the name make_package writes into rigging.json
 GOAL_RATIO = 1.0
+ADD_GOAL_MS = 200.0  # the project plan's install latency, on loopback
 # distribution's access log is Apache's combined format: "METHOD PATH PROTO" STATUS BYTES "REFERER" "AGENT"
 ACCESS = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" \d{3} (\d+|-) "[^"]*" "([^"]*)"')
 SKOPEO = ["skopeo", "copy", "--quiet", "--src-tls-verify=false"]
@@ -129,6 +132,20 @@ def import_costs(bin_dir: Path, ref: str, work: Path, env: dict[str, str], runs:
     return {"total_ms": statistics.median(totals), "modules": len(medians), "top_cumulative_ms": dict(top)}
 
 
+def cold_add(bin_dir: Path, host: str, work: Path, env: dict[str, str], tag: str) -> tuple[list[str], dict[str, str]]:
+    """`rigging add NAME` into a new project that names the registry, with an empty cache: the
+    range resolution (tag list, manifest) and the install of one package."""
+    project = work / f"project-{tag}"
+    project.mkdir()
+    (project / "rigging.json").write_text(json.dumps({"registry": host}))
+    cold = {**env, "RIGGING_CACHE_DIR": str(work / f"cache-{tag}")}
+    return [str(bin_dir / "rigging"), "add", NAME, "-C", str(project)], cold
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20, method="inclusive")[18]
+
+
 def _timed(cmd: list[str], env: dict[str, str]) -> float:
     """Wall time of one run, in ms."""
     start = time.perf_counter()
@@ -172,6 +189,10 @@ def run(runs: int, import_runs: int) -> dict[str, object]:
             pulls = 2 * (runs + 1)  # both envs, warm-up included: every pull so far
             rigging_wire = wire(server, since, "rigging/", pulls)
             skopeo_wire = wire(server, since, "skopeo/", runs + 1)
+            # cold `rigging add`, after the pulls so that each one's requests are counted apart
+            since = len(_access_lines(_settled_log(server)))
+            adds = [_timed(*cold_add(cli_bin, registry.host, work, env, f"add-{run}")) for run in range(-1, runs)][1:]
+            add_wire = wire(server, since, "rigging/", runs + 1)
             imports = import_costs(cli_bin, ref, work, env, import_runs)
         finally:
             server.stop()
@@ -184,6 +205,9 @@ def run(runs: int, import_runs: int) -> dict[str, object]:
         # ratios per interleaved run, then their median: each one measured side by side
         "cli_over_skopeo": statistics.median(c / s for c, s in zip(samples["cli"], samples["skopeo"], strict=True)),
         "dev_over_skopeo": statistics.median(d / s for d, s in zip(samples["dev"], samples["skopeo"], strict=True)),
+        "add_p95_ms": p95(adds),
+        "add_median_ms": statistics.median(adds),
+        "add_wire": add_wire,
         "rigging_wire": rigging_wire,
         "skopeo_wire": skopeo_wire,
         "imports": imports,
@@ -215,6 +239,15 @@ def build_report(r: dict) -> Report:
         rw["requests"],
         "",
         note=f"{rw['manifest']:g} manifest, {rw['blob']:g} blob, {rw['other']:g} other",
+    )
+    aw = r["add_wire"]
+    report.goal("cold rigging add of one package, P95, CLI-only env", r["add_p95_ms"], "ms", "<=", ADD_GOAL_MS)
+    report.figure("cold rigging add, median", r["add_median_ms"], "ms")
+    report.figure(
+        "HTTP requests per cold add",
+        aw["requests"],
+        "",
+        note=f"{aw['manifest']:g} manifest, {aw['blob']:g} blob, {aw['other']:g} other (the tag list)",
     )
     report.figure(
         "HTTP requests per skopeo copy",

@@ -18,6 +18,7 @@ from rigging.registry.client import RegistryClient
 from rigging.registry.credentials import Credentials
 
 from tests.packages import make_package, tree
+from tests.support.fault_proxy import FaultProxy
 from tests.support.registry import REGISTRY_BINARY, RegistryServer, basic_auth_config
 from tests.support.services import unavailable
 from tests.support.token_issuer import TokenIssuer
@@ -91,6 +92,27 @@ def test_basic_anonymous_is_refused_with_a_login_hint(cli, tmp_path, basic_regis
 def test_basic_with_docker_config_auths(cli, tmp_path, basic_registry, env):
     _write_config(env, _basic_auths(basic_registry.host))
     _roundtrip(cli, tmp_path, basic_registry.host, env)
+
+
+def test_a_redirect_to_another_origin_is_not_sent_the_login(cli, tmp_path, basic_registry, env):
+    """Blob downloads sent to a storage service (S3, a CDN) by a redirect: the registry's login
+    goes to the registry only. The storage serves what the signed-looking URL names, with its
+    own access to the registry behind it."""
+    login = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    storage = FaultProxy(basic_registry.host, upstream_authorization=login).start()
+    front = FaultProxy(
+        basic_registry.host, redirect_blobs=lambda path: f"http://{storage.host}{path}?X-Amz-Signature=s1gned"
+    ).start()
+    try:
+        _write_config(env, _basic_auths(front.host))
+        _roundtrip(cli, tmp_path, front.host, env)
+    finally:
+        front.stop()
+        storage.stop()
+    assert [auth for method, path, auth in front.seen if "/manifests/" in path and auth == login]
+    downloads = [(path, auth) for method, path, auth in storage.seen if method == "GET"]
+    assert downloads and all("X-Amz-Signature" in path for path, _ in downloads)
+    assert [auth for _, auth in downloads] == [None] * len(downloads)
 
 
 def test_basic_wrong_password_is_a_clear_error(cli, tmp_path, basic_registry, env):

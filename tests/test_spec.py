@@ -3,13 +3,18 @@ a real example."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 from jsonschema import Draft202012Validator
+from rigging.digests import canonical_json, sha256_digest
+from rigging.package_config import package_config
+from rigging.packing import pack_package
 from rigging.schema import manifest_schema
 
 from rigging import mediatypes as mt
 from tests.conftest import REPO_ROOT
+from tests.packages import make_package
 
 SPEC = REPO_ROOT / "oci-media-types"
 
@@ -38,6 +43,10 @@ def test_example_manifest_and_config_match_the_spec(tmp_path, cli):
     assert [layer["mediaType"] for layer in example["layers"]] == [mt.CONTENT_LAYER, mt.DOCS_LAYER]
     config = json.loads((SPEC / "examples/rigging.json").read_text())
     assert list(Draft202012Validator(manifest_schema()).iter_errors(config)) == []
+    # the embedded config is the canonical config of that rigging.json, as its digest says
+    embedded = base64.b64decode(example["config"]["data"], validate=True)
+    assert embedded == canonical_json(package_config(config, []))
+    assert (len(embedded), sha256_digest(embedded)) == (example["config"]["size"], example["config"]["digest"])
     spec_text = (SPEC / "SPEC.md").read_text()
     for media_type in (
         mt.ARTIFACT_TYPE,
@@ -109,3 +118,21 @@ def test_spec_names_every_skill_code_and_the_file_modes():
             assert f"`{code}`" in spec_text, code
     assert "0755" in spec_text and "0644" in spec_text and "`skills`" in spec_text
     assert "examples/config-skills.json" in spec_text
+
+
+def test_pack_embeds_the_config_in_its_descriptor_up_to_16_kib(tmp_path):
+    """The fixed rule of SPEC.md's "Embedded config": at most 16 KiB in `data`, never more."""
+    small = pack_package(make_package(tmp_path / "small", "acme/small"))
+    descriptor = json.loads(small.manifest_bytes)["config"]
+    assert base64.b64decode(descriptor["data"]) == small.config.data
+
+    big = make_package(tmp_path / "big", "acme/big")
+    manifest = json.loads((big / "rigging.json").read_text())
+    manifest["dependencies"] = {
+        f"acme/a-rather-long-dependency-name-{n:03}": "^1.0.0 || ^2.0.0 || ^3.0.0 || ^4.0.0 || ^5.0.0"
+        for n in range(200)
+    }
+    (big / "rigging.json").write_text(json.dumps(manifest))
+    packed = pack_package(big)
+    assert packed.config.size > mt.EMBEDDED_CONFIG_MAX
+    assert "data" not in json.loads(packed.manifest_bytes)["config"]

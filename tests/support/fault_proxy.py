@@ -1,6 +1,7 @@
 """An HTTP reverse proxy between the CLI and a registry that injects faults on a schedule:
 connection resets, 503s, 429 with Retry-After, slow responses and bodies cut short. It also
-rewrites absolute `Location` headers to relative ones, which clients must resolve themselves.
+rewrites absolute `Location` headers to relative ones, which clients must resolve themselves,
+and can send blob downloads elsewhere with a redirect, as registries backed by S3 or a CDN do.
 """
 
 from __future__ import annotations
@@ -56,10 +57,21 @@ def _paginate(path: str, data: bytes) -> tuple[bytes, str | None]:
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, schedule: Schedule = no_faults, paginate: bool = False) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        schedule: Schedule = no_faults,
+        paginate: bool = False,
+        redirect_blobs: Callable[[str], str] | None = None,
+        upstream_authorization: str | None = None,
+    ) -> None:
         self.upstream = upstream  # host:port
         self.schedule = schedule
         self.paginate = paginate
+        self.redirect_blobs = redirect_blobs  # a blob GET's path -> the Location it is sent to
+        # sent upstream in place of the client's: a storage service that holds its own access
+        self.upstream_authorization = upstream_authorization
+        self.seen: list[tuple[str, str, str | None]] = []  # (method, path, Authorization) of each request
         self.counter = itertools.count(1)
         self.injected: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -77,6 +89,13 @@ class FaultProxy:
                 fault = proxy.schedule(index, self.command, self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                proxy.seen.append((self.command, self.path, self.headers.get("Authorization")))
+                if proxy.redirect_blobs and self.command == "GET" and "/blobs/sha256:" in self.path:
+                    self.send_response(307)
+                    self.send_header("Location", proxy.redirect_blobs(self.path))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if fault:
                     proxy.injected[fault] += 1
                 if fault == "reset":
@@ -95,6 +114,9 @@ class FaultProxy:
                     time.sleep(0.3)
                 upstream = http.client.HTTPConnection(proxy.upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                if proxy.upstream_authorization:
+                    headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                    headers["Authorization"] = proxy.upstream_authorization
                 is_tag_list = proxy.paginate and urlsplit(self.path).path.endswith("/tags/list")
                 upstream.request(
                     self.command,

@@ -28,27 +28,35 @@ def index_url(given: str | None) -> str:
 
 def index_get(index: str, path: str, params: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
     """GET `path` from the indexer as JSON; `token` overrides the stored one (login checks a new one)."""
-    import httpx
+    from urllib.parse import urlencode, urlsplit
+
     from rigging.errors import RiggingError, UsageError
     from rigging.index_access import index_headers
     from rigging.registry.errors import registry_reason, transport_reason, unrecoverable
+    from rigging.registry.http import Client, TransportError
 
+    url = f"{index}{path}" + (f"?{urlencode(params)}" if params else "")
+    parts = urlsplit(url)
     try:
-        url = httpx.URL(f"{index}{path}", params=params or {})
-    except httpx.InvalidURL as exc:
+        parts.port  # noqa: B018 - parsing the port is what checks it
+    except ValueError as exc:
         raise UsageError(f"indexer URL {index!r} is not a valid URL ({exc})") from None
-    if len(str(url)) > MAX_URL_CHARS:
+    if not parts.hostname:
+        raise UsageError(f"indexer URL {index!r} is not a valid URL (it names no host)")
+    if len(url) > MAX_URL_CHARS:
         raise UsageError(
-            f"the request would need a {len(str(url)):,}-character URL (at most {MAX_URL_CHARS:,} are sent): "
-            "ask for less"
+            f"the request would need a {len(url):,}-character URL (at most {MAX_URL_CHARS:,} are sent): ask for less"
         )
     headers = {"Authorization": f"Bearer {token}"} if token else index_headers(index)
+    client = Client(timeout=10.0, connect_timeout=3.0)
     try:
-        response = httpx.get(url, timeout=httpx.Timeout(10.0, connect=3.0), headers=headers)
-    except httpx.HTTPError as exc:
-        base = f"{url.scheme}://{url.netloc.decode()}"
-        final = unrecoverable(url.netloc.decode(), base, exc, "indexer")
+        response = client.request("GET", url, headers=headers)
+    except TransportError as exc:
+        base = f"{parts.scheme}://{parts.netloc}"
+        final = unrecoverable(parts.netloc, base, exc, "indexer")
         raise RiggingError(final or f"indexer {index} unreachable: {transport_reason(exc)}") from None
+    finally:
+        client.close()
     if response.status_code != 200:
         _, reason = registry_reason(response.content, response.headers.get("Content-Type", ""))
         what = "refused the request" if 400 <= response.status_code < 500 else "failed"

@@ -255,7 +255,7 @@ def _print_version() -> int:
 
 
 def _log_requests() -> None:
-    """-v: httpx logs each request it sends (method, URL, status); show those on stderr."""
+    """-v: rigging.registry.http logs each request it sends (method, URL, status); show those on stderr."""
     import logging
 
     class Stderr(logging.Handler):
@@ -268,10 +268,9 @@ def _log_requests() -> None:
 
     handler = Stderr()
     handler.setFormatter(logging.Formatter("rigging: %(message)s"))
-    for name in ("httpx", "rigging"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
-        logger.addHandler(handler)
+    logger = logging.getLogger("rigging")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
 
 
 def _print_help() -> None:

@@ -298,7 +298,9 @@ class Crawler:
         content = client.fetch_blob(path, package.content_layer.digest, package.content_layer.size)
         title = package.annotated_content_title()
         layer = _read_layer(content, title, f"{where}:{tag} content layer") if title else None
-        config = _config_in_layer(package, layer) if layer else None
+        config = package.blobs.get(package.config.digest)  # embedded in the manifest
+        if config is None and layer:
+            config = _config_in_layer(package, layer)
         if config is None:
             config = client.fetch_blob(path, package.config.digest, package.config.size)
         item = _indexed(package, actual, config, layer or content, set(tags), checked or {})

@@ -45,15 +45,12 @@ class IndexCatalog(RegistryCatalog):
         self._index_client: Any = None
 
     def _index(self) -> Any:
-        import httpx
-
         with self._index_lock:
             if self._index_client is None:
                 from rigging.index_access import index_headers
+                from rigging.registry.http import Client
 
-                self._index_client = httpx.Client(
-                    timeout=httpx.Timeout(5.0, connect=2.0), headers=index_headers(self.index_url)
-                )
+                self._index_client = Client(timeout=5.0, connect_timeout=2.0, headers=index_headers(self.index_url))
             return self._index_client
 
     def close(self) -> None:
@@ -86,18 +83,18 @@ class IndexCatalog(RegistryCatalog):
         registry = getattr(self.locate(name), "host", None)
         if self._down or registry is None:
             return None
-        import httpx
+        from rigging.registry.http import TransportError
 
         try:
             self.index_requests += 1
             # the registry named too: another source may hold a package of the same name
-            response = self._index().get(
-                f"{self.index_url}/api/v1/packages/{name}/versions", params={"registry": registry}
+            response = self._index().request(
+                "GET", f"{self.index_url}/api/v1/packages/{name}/versions", params={"registry": registry}
             )
             if response.status_code != 200:
                 return None
             body = response.json()
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        except (TransportError, ValueError) as exc:
             self._down = True
             print(
                 f"rigging: warning: index {self.index_url} unavailable ({type(exc).__name__}); "

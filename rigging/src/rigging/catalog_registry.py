@@ -128,12 +128,15 @@ class RegistryCatalog:
         client = self.client(ref.host)
         data, _, digest = client.get_manifest(ref.repository, tag)
         package = parse_package_manifest(data, f"{ref.host}/{ref.repository}:{tag}")
-        path = self.cache.get(package.config.digest, package.config.size)
-        if path is None:
-            path = self.cache.path(package.config.digest)
-            client.download_blob(ref.repository, package.config.digest, package.config.size, path)
+        raw = package.blobs.get(package.config.digest)  # embedded in the manifest: no GET
+        if raw is None:
+            path = self.cache.get(package.config.digest, package.config.size)
+            if path is None:
+                path = self.cache.path(package.config.digest)
+                client.download_blob(ref.repository, package.config.digest, package.config.size, path)
+            raw = path.read_bytes()
         try:
-            config = json.loads(path.read_bytes())
+            config = json.loads(raw)
         except ValueError:
             raise RiggingError(f"{ref.host}/{ref.repository}:{tag}: package config is not JSON") from None
         if config.get("name") != name:

@@ -150,7 +150,7 @@ def _resolve(
         )
         futures = {name: catalog.meta_future(name, version) for name, version in resolution.versions.items()}
         metas = {name: future.result() for name, future in futures.items()}
-        result.requests += catalog.requests
+    result.requests += catalog.requests  # after close(), which waits for content still downloading
     packages = {}
     for name, meta in sorted(metas.items()):
         previous = old.packages.get(name) if old else None
@@ -222,8 +222,9 @@ def _check_manifests(packages: dict[str, LockedPackage], cache: BlobCache, netwo
         where = f"{package.source}@{package.manifest}"
         parsed = parse_package_manifest(blob(package, package.manifest, None, True), where)
         content = parsed.content_layer
+        embedded = parsed.blobs.get(parsed.config.digest)
         try:
-            config = json.loads(blob(package, parsed.config.digest, parsed.config.size, False))
+            config = json.loads(embedded or blob(package, parsed.config.digest, parsed.config.size, False))
         except ValueError:
             config = None
         named = (config.get("name"), config.get("version")) if isinstance(config, dict) else (None, None)

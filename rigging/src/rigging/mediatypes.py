@@ -2,6 +2,8 @@
 
 ARTIFACT_TYPE = "application/vnd.rigging.package.v1"
 CONFIG = "application/vnd.rigging.package.config.v1+json"
+# pack embeds a config up to this size in its descriptor's `data` (image-spec 1.1), saving readers a GET
+EMBEDDED_CONFIG_MAX = 16 * 1024
 CONTENT_LAYER = "application/vnd.rigging.package.content.v1.tar+gzip"
 DOCS_LAYER = "application/vnd.rigging.package.docs.v1.tar+gzip"
 

@@ -71,7 +71,7 @@ def package_info(
     from rigging.install_policy import classes, content_capabilities
     from rigging.layout_registry import client_for
     from rigging.stores import RegistryStore
-    from rigging.transfer import fetch_blobs, fetch_package
+    from rigging.transfer import cache_embedded, fetch_blobs, fetch_package
 
     cache = cache or BlobCache()
     host, repository = _location(ref)
@@ -79,6 +79,7 @@ def package_info(
         store = RegistryStore(client, repository)  # type: ignore[arg-type]
         where = store.describe()
         package, reference = fetch_package(store, ref.reference, where)
+        cache_embedded(package, cache)
         blobs = fetch_blobs(store, [package.config, package.content_layer], cache)
         signatures, attestations = vouchers(client, repository, package.digest)
     try:

@@ -45,7 +45,7 @@ class Blob:
     def size(self) -> int:
         return len(self.data)
 
-    def descriptor(self) -> dict[str, object]:
+    def descriptor(self, *, embed: bool = False) -> dict[str, object]:
         desc: dict[str, object] = {
             "mediaType": self.media_type,
             "digest": self.digest,
@@ -53,6 +53,10 @@ class Blob:
         }
         if self.annotations:
             desc["annotations"] = dict(self.annotations)
+        if embed:
+            import base64
+
+            desc["data"] = base64.b64encode(self.data).decode("ascii")
         return desc
 
 
@@ -193,7 +197,7 @@ def pack_package(root: Path, report: ValidationReport | None = None) -> PackedPa
         "schemaVersion": 2,
         "mediaType": mt.OCI_MANIFEST,
         "artifactType": mt.ARTIFACT_TYPE,
-        "config": config.descriptor(),
+        "config": config.descriptor(embed=config.size <= mt.EMBEDDED_CONFIG_MAX),
         "layers": [layer.descriptor() for layer in layers],
         "annotations": dict(sorted(annotations.items())),
     }

@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +103,32 @@ def parse_package_manifest(data: bytes, where: str) -> Package:
     layers = [Descriptor.of(layer) for layer in manifest.get("layers") or []]
     if config.media_type != mt.CONFIG or not any(d.media_type == mt.CONTENT_LAYER for d in layers):
         raise IntegrityError(f"{where}: Rigging manifest lacks its config or content layer")
-    return Package(data, manifest, config, layers)
+    package = Package(data, manifest, config, layers)
+    embedded = (manifest.get("config") or {}).get("data")
+    if embedded is not None:
+        package.blobs[config.digest] = _embedded(embedded, config, where)
+    return package
+
+
+def _embedded(data: object, desc: Descriptor, where: str) -> bytes:
+    """A descriptor's `data` (image-spec 1.1: base64 of the very blob), checked as a download is."""
+    import base64
+    import binascii
+
+    try:
+        blob = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    except (binascii.Error, ValueError):
+        blob = None
+    if blob is None or len(blob) != desc.size or sha256_digest(blob) != desc.digest:
+        raise IntegrityError(f"{where}: the config's embedded data does not match its digest {desc.digest}")
+    return blob
+
+
+def cache_embedded(package: Package, cache: BlobCache) -> None:
+    """Put the blobs the manifest carries (its config, usually) in the cache: none is downloaded."""
+    for digest, blob in package.blobs.items():
+        if cache.get(digest, len(blob)) is None:
+            cache.put_bytes(digest, blob)
 
 
 def _package_from_source(source: str) -> Package:
@@ -217,6 +241,8 @@ def publish(
             )
         descriptors = [package.config, *package.layers]
         store.prepare_push()
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
             outcomes = list(pool.map(lambda d: store.push_blob(d, package.blobs[d.digest], progress), descriptors))
         for tag in tags:
@@ -296,6 +322,12 @@ def fetch_blobs(
     expect = getattr(progress, "expect", None)  # a display that shows totals (the CLI's) is told them
     if missing and expect is not None:
         expect(len(missing), sum(d.size for d in missing))
+    if len(missing) <= 1:  # a thread pool (and the import of concurrent.futures) would only cost
+        for desc in missing:
+            fetch(desc)
+        return paths
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
         list(pool.map(fetch, missing))
     return paths
@@ -332,6 +364,7 @@ def pull(
         where = store.describe()
         package, reference = fetch_package(store, ref.reference, where)
         layers = [package.content_layer] + ([package.docs_layer] if docs and package.docs_layer else [])
+        cache_embedded(package, cache)
         blobs = fetch_blobs(store, [package.config, *layers], cache, progress)
     config = json.loads(blobs[package.config.digest].read_bytes())
     name = str(config.get("name", ""))

@@ -17,7 +17,7 @@ from rigging.registry.credentials import Credentials
 from rigging.registry.errors import RegistryError, registry_reason, transport_reason, unrecoverable
 
 if TYPE_CHECKING:
-    import httpx
+    from rigging.registry.http import Client, Response
 
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 _EXPIRY_MARGIN = 10.0
@@ -73,7 +73,7 @@ class Authenticator:
         raw = f"{self.credentials.username}:{self.credentials.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
-    def header(self, http: httpx.Client, scopes: list[Scope]) -> str | None:
+    def header(self, http: Client, scopes: list[Scope]) -> str | None:
         """The Authorization header to send before any challenge, when we already know the scheme."""
         if self._scheme == "basic":
             return self._basic()
@@ -81,7 +81,7 @@ class Authenticator:
             return "Bearer " + self._token(http, [str(s) for s in scopes], self._bearer)
         return None
 
-    def refusal(self, response: httpx.Response | None = None, scopes: list[Scope] | None = None) -> RegistryError:
+    def refusal(self, response: Response | None = None, scopes: list[Scope] | None = None) -> RegistryError:
         """The error for a 401 that survived our answer to the challenge. A token that holds but
         lacks the access asked for (`insufficient_scope`) is not a bad login: logging in again
         would not help, so say what was denied."""
@@ -110,7 +110,7 @@ class Authenticator:
             message = f"{self.host} requires a login; run `rigging login {self.host}`"
         return RegistryError(message, status=401, code="UNAUTHORIZED")
 
-    def answer(self, http: httpx.Client, response: httpx.Response, scopes: list[Scope]) -> str:
+    def answer(self, http: Client, response: Response, scopes: list[Scope]) -> str:
         """Respond to a 401's challenge; the header to retry with, or RegistryError."""
         header = response.headers.get("WWW-Authenticate", "")
         scheme, params = parse_challenge(header)
@@ -138,7 +138,7 @@ class Authenticator:
             return "Bearer " + self._token(http, wanted, params)
         raise RegistryError(f"{self.host} asked for unsupported authentication {scheme or header!r}", status=401)
 
-    def _token(self, http: httpx.Client, scopes: list[str], params: dict[str, str]) -> str:
+    def _token(self, http: Client, scopes: list[str], params: dict[str, str]) -> str:
         merged = _merge_scopes(scopes)
         key = tuple(merged)
         with self._lock:
@@ -150,8 +150,8 @@ class Authenticator:
             self._tokens[key] = (token, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))
         return token
 
-    def _fetch_token(self, http: httpx.Client, params: dict[str, str], scopes: list[str]) -> tuple[str, float]:
-        import httpx
+    def _fetch_token(self, http: Client, params: dict[str, str], scopes: list[str]) -> tuple[str, float]:
+        from rigging.registry.http import TransportError
 
         realm = params["realm"]
         service = params.get("service")
@@ -163,13 +163,13 @@ class Authenticator:
                     form["service"] = service
                 if scopes:
                     form["scope"] = " ".join(scopes)
-                response = http.post(realm, data=form)
+                response = http.request("POST", realm, data=form)
             else:
                 query: list[tuple[str, str]] = [("service", service)] if service else []
                 query += [("scope", s) for s in scopes]
                 auth = (creds.username, creds.password) if creds.has_basic else None
-                response = http.get(realm, params=query, auth=auth)
-        except httpx.HTTPError as exc:
+                response = http.request("GET", realm, params=query, auth=auth)
+        except TransportError as exc:
             from urllib.parse import urlsplit
 
             parts = urlsplit(realm)

@@ -1,4 +1,4 @@
-"""The OCI distribution API over one httpx connection pool per registry.
+"""The OCI distribution API over one keep-alive connection pool per registry (registry/http.py).
 
 Requests that may be repeated are retried on broken connections (resets), 429 and 5xx, with
 exponential backoff, full jitter and `Retry-After`; uploads restart their session as a whole,
@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,8 +19,6 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-
-import httpx
 
 from rigging import mediatypes as mt
 from rigging.digests import sha256_digest
@@ -38,6 +35,7 @@ from rigging.registry.errors import (
     transport_reason,
     unrecoverable,
 )
+from rigging.registry.http import Client, Response, TransportError
 
 MANIFEST_ACCEPT = ", ".join(
     [
@@ -68,7 +66,7 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311 - jitter
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
         return None
@@ -127,68 +125,18 @@ def _with_query(url: str, **params: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
-def _error(response: httpx.Response, host: str, repository: str, reference: str | None) -> RegistryError:
-    if response.status_code == 400 and response.url.scheme == "http" and b"to an HTTPS server" in response.content:
+def _error(response: Response, host: str, repository: str, reference: str | None) -> RegistryError:
+    if response.status_code == 400 and response.url.startswith("http:") and b"to an HTTPS server" in response.content:
         # Go's net/http answers so when plain HTTP reaches a TLS listener
         return RegistryError(
             f"{host}: the registry serves HTTPS, not plain HTTP; drop --plain-http, or for a loopback registry "
             f'set "plain_http": false for {host} in the rigging config',
             status=400,
         )
-    code, detail = None, ""
-    with contextlib.suppress(httpx.ResponseNotRead):
-        code, detail = registry_reason(response.content, response.headers.get("Content-Type", ""))
+    code, detail = registry_reason(response.content, response.headers.get("Content-Type", ""))
     message = describe(code, response.status_code, host, repository, reference, detail)
     cls = TransientError if response.status_code in _RETRY_STATUSES else RegistryError
     return cls(f"{host}: {message}", status=response.status_code, code=code)
-
-
-class _SplitTransport(httpx.BaseTransport):
-    """Plain HTTP at once; the verified TLS transport only on the first https:// request; and
-    each through the proxy the environment names for its scheme and host (HTTP_PROXY,
-    HTTPS_PROXY, ALL_PROXY, NO_PROXY, as curl and pip read them), made when first needed.
-
-    Building a TLS context costs tens of ms, which a loopback (plain HTTP) registry never needs.
-    httpx reads the proxy variables only for a client without a transport of its own, so this one
-    reads them itself.
-    """
-
-    def __init__(self, verify: Any, limits: httpx.Limits) -> None:
-        import urllib.request
-
-        self._verify, self._limits = verify, limits
-        self._proxies = urllib.request.getproxies_environment()
-        self._transports: dict[tuple[str, str | None], httpx.HTTPTransport] = {}
-        self._chosen: dict[tuple[str, bytes], str | None] = {}  # (scheme, host:port) -> its proxy
-        self._lock = threading.Lock()
-
-    def _proxy(self, url: httpx.URL) -> str | None:
-        import urllib.request
-
-        where = (url.scheme, url.netloc)
-        if where not in self._chosen:
-            proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-            if proxy and urllib.request.proxy_bypass_environment(url.netloc.decode("ascii"), self._proxies):
-                proxy = None
-            self._chosen[where] = proxy
-        return self._chosen[where]
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        tls = request.url.scheme == "https"
-        key = ("https" if tls else "http", self._proxy(request.url))
-        with self._lock:
-            transport = self._transports.get(key)
-            if transport is None:
-                # plain HTTP to the registry itself needs no verified context (verify=False is
-                # never used for TLS); through a proxy, which may be https://, it gets one
-                verify = self._verify if tls or key[1] else False
-                transport = httpx.HTTPTransport(verify=verify, limits=self._limits, proxy=key[1])
-                self._transports[key] = transport
-        return transport.handle_request(request)
-
-    def close(self) -> None:
-        for transport in self._transports.values():
-            transport.close()
 
 
 class RegistryClient:
@@ -208,13 +156,9 @@ class RegistryClient:
         self.host = host
         plain = is_loopback_host(host) if plain_http is None else plain_http
         self.base = f"{'http' if plain else 'https'}://{host}"
-        verify: Any = ca_bundle or os.environ.get("RIGGING_CA_BUNDLE") or True
-        limits = httpx.Limits(max_connections=16, max_keepalive_connections=8)
-        self.http = httpx.Client(
-            transport=_SplitTransport(verify, limits),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            follow_redirects=True,  # httpx drops Authorization when a redirect leaves the origin
-            headers={"User-Agent": user_agent},
+        verify: bool | str = ca_bundle or os.environ.get("RIGGING_CA_BUNDLE") or True
+        self.http = Client(
+            verify=verify, timeout=timeout, connect_timeout=min(timeout, 10.0), headers={"User-Agent": user_agent}
         )
         self.auth = Authenticator(host, credentials if credentials is not None else lookup(host))
         self.retry = retry or RetryPolicy()
@@ -236,17 +180,14 @@ class RegistryClient:
     def _url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base + path
 
-    def _send(
-        self, method: str, url: str, scopes: list[Scope], *, stream: bool = False, **kwargs: Any
-    ) -> httpx.Response:
+    def _send(self, method: str, url: str, scopes: list[Scope], *, stream: bool = False, **kwargs: Any) -> Response:
         headers = dict(kwargs.pop("headers", None) or {})
         authorization = self.auth.header(self.http, scopes)
         for challenge_round in range(2):
             if authorization:
                 headers["Authorization"] = authorization
-            request = self.http.build_request(method, url, headers=headers, **kwargs)
             self.requests += 1
-            response = self.http.send(request, stream=stream)
+            response = self.http.request(method, url, headers=headers, stream=stream, **kwargs)
             if response.status_code != 401 or challenge_round == 1:
                 return response
             response.close()
@@ -265,13 +206,13 @@ class RegistryClient:
         retry: bool = True,
         stream: bool = False,
         **kwargs: Any,
-    ) -> httpx.Response:
+    ) -> Response:
         url = self._url(path)
         attempts = self.retry.attempts if retry else 1
         for attempt in range(attempts):
             try:
                 response = self._send(method, url, scopes, stream=stream, **kwargs)
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 if _is_tls_failure(exc):
                     raise RegistryError(_tls_message(self.host, exc)) from None
                 final = unrecoverable(self.host, self.base, exc)
@@ -331,7 +272,7 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) of a manifest; the bytes are checked against the digest."""
 
-        def attempt() -> tuple[bytes, httpx.Response]:
+        def attempt() -> tuple[bytes, Response]:
             response = self.request(
                 "GET",
                 f"/v2/{repository}/manifests/{reference}",
@@ -351,7 +292,7 @@ class RegistryClient:
                         data += chunk
                         if len(data) > MAX_MANIFEST_BYTES:
                             raise RegistryError(f"{self.host}: manifest {repository}:{reference} is too large")
-                except httpx.TransportError as exc:
+                except TransportError as exc:
                     raise TransientError(f"{self.host}: manifest download broke off ({type(exc).__name__})") from None
             return data, response
 
@@ -382,7 +323,7 @@ class RegistryClient:
 
     def put_manifest(
         self, repository: str, reference: str, data: bytes, media_type: str, *, if_match: str | None = None
-    ) -> httpx.Response:
+    ) -> Response:
         """PUT exactly `data` (the bytes whose digest we computed)."""
         headers = {"Content-Type": media_type}
         if if_match:
@@ -511,7 +452,7 @@ class RegistryClient:
                     sink(chunk)
                     if progress:
                         progress(len(chunk))
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 raise TransientError(f"{self.host}: download of {digest} broke off ({type(exc).__name__})") from None
         actual = "sha256:" + hasher.hexdigest()
         if count != size or actual != digest:
@@ -592,15 +533,15 @@ class RegistryClient:
 
         return self.with_retries(attempt)
 
-    def _location(self, response: httpx.Response) -> str:
+    def _location(self, response: Response) -> str:
         location = response.headers.get("Location")
         if not location:
             raise RegistryError(f"{self.host}: upload response has no Location header")
         return urljoin(str(response.url), location)  # relative or absolute, query kept
 
-    def _abandon(self, response: httpx.Response, scopes: list[Scope]) -> None:
+    def _abandon(self, response: Response, scopes: list[Scope]) -> None:
         """Cancel an upload session the registry opened instead of mounting."""
-        with contextlib.suppress(RegistryError, httpx.HTTPError):
+        with contextlib.suppress(RegistryError, TransportError):
             self.request("DELETE", self._location(response), scopes, ok=(204, 200, 202, 404), retry=False)
 
     def referrers_api(self, repository: str, digest: str) -> list[dict[str, Any]] | None:

@@ -132,7 +132,7 @@ def unrecoverable(host: str, base: str, exc: BaseException, service: str = "regi
     import errno
     import socket
 
-    import httpx
+    from rigging.registry.http import ConnectTimeout, ProxyError, TimeoutException, UnsupportedProtocol
 
     where = f"is the {service} running, and is {host} its host and port?"
     for cause in causes(exc):
@@ -143,13 +143,13 @@ def unrecoverable(host: str, base: str, exc: BaseException, service: str = "regi
             return f"{host}: the name {name} does not resolve ({cause.strerror or cause}); check its spelling"
         if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
             return f"{host}: no route to the host ({cause.strerror}); check the network, VPN or proxy settings"
-    if isinstance(exc, httpx.ConnectTimeout):
+    if isinstance(exc, ConnectTimeout):
         return f"{host}: no answer to the connection attempt in time; {where} (a firewall may drop the packets)"
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutException):
         return f"{host}: the {service} stopped answering mid-request ({type(exc).__name__}); try again later"
-    if isinstance(exc, httpx.ProxyError):
+    if isinstance(exc, ProxyError):
         return f"{host}: the HTTP proxy refused the request ({exc}); check HTTPS_PROXY / HTTP_PROXY"
-    if isinstance(exc, httpx.UnsupportedProtocol):
+    if isinstance(exc, UnsupportedProtocol):
         return f"{host}: {exc}"
     return None
 
