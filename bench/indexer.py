@@ -1,21 +1,28 @@
 """Indexer benchmarks (not tests), in one run:
 
 (a) full crawl of a generated catalogue (default 2,000 packages x 5 versions) from a local
-    registry into PostgreSQL — goal <= 60 s — with the per-manifest rate;
-(b) an unchanged re-crawl of it — goal <= 5 s;
+    registry into PostgreSQL — goal <= 60 s — with the per-manifest rate, and the crawl's peak
+    memory — goal <= 300 MB (MiB here) for the largest crawler process. The crawl runs in a
+    process of its own so that its peak RSS is the crawler's (see `crawl` for how it is read);
+(b) an unchanged re-crawl of it — goal <= 5 s — and against its registry-only floor — goal
+    <= 1.5x: the very requests the re-crawl sent (read from the registry's access log: the
+    _catalog page(s), a tag list per repository, a HEAD per tag), sent once each by curl over as
+    many connections as the crawler has threads in all, right after the re-crawl, against the same
+    registry (`registry_floor` says why curl rather than wrk). Both request counts are printed;
 (c) search API latency at 100k versions with 50 clients — goal P95 <= 20 ms — driven by wrk over
     a Zipf-like mix of about 1,900 distinct queries: with the server's result cache from cold,
     with it warm (every distinct query served once first), and without it. Each is measured
     closed loop (50 connections, each sending its next request when the last one answers: the
     figure the goal was first stated for) and, for the warm cache and no cache, open loop too.
 
-Packages that skip the crawler's config shortcut. For each new version the crawler downloads the
-content layer anyway; when the layer's content-title annotation names the folder its files lie
-under and the canonical JSON (sorted keys, no spaces) of that folder's rigging.json has exactly
-the config descriptor's size and sha256, it takes those bytes as the config and saves the config
-GET (crawler.py, `_config_in_layer`). `rigging pack` always publishes that way, and the bench used
-to generate only such packages. Now a share of the packages (default 25%, `--other-publishers`)
-is published as other tools do, which costs the crawler a third GET per version:
+Packages that skip the crawler's config shortcuts. `rigging pack` embeds the config in its
+descriptor's `data` (oci-media-types/SPEC.md), which the crawler reads instead of a config GET;
+the bench's "pack" packages do too. Without `data`, the crawler still downloads the content layer
+anyway, and when the layer's content-title annotation names the folder its files lie under and
+the canonical JSON (sorted keys, no spaces) of that folder's rigging.json has exactly the config
+descriptor's size and sha256, it takes those bytes as the config (crawler.py, `_config_in_layer`).
+A share of the packages (default 25%, `--other-publishers`) is published as other tools do,
+with no `data`, which costs the crawler a third GET per version:
   - "oras": the config blob is the author's rigging.json as written (indented, with a final
     newline), as `oras push --config rigging.json:application/vnd.rigging.package.config.v1+json`
     uploads it: its canonical form hashes differently, so the shortcut does not match;
@@ -35,7 +42,7 @@ each on its own fixed schedule, and times each request from when it was meant to
 late requests left, overall and by the generator's fault alone (connection idle, send still late),
 and wrk's CPU time, so that the generator can be seen not to be the bottleneck.
 
-Needs Debian's docker-registry and wrk, and a PostgreSQL (RIGGING_TEST_DATABASE_URL, default the
+Needs Debian's docker-registry, wrk and curl, and a PostgreSQL (RIGGING_TEST_DATABASE_URL, default the
 local server).
 """
 
@@ -47,8 +54,11 @@ import hashlib
 import json
 import math
 import random
+import re
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +71,8 @@ from install import _start_registry  # the sibling benchmark's registry helper
 from report import Report
 
 from tests.support.raw_package import package_manifest, tar_gz
+
+HERE = Path(__file__).resolve().parent
 
 WORDS = (
     "python",
@@ -114,7 +126,8 @@ def _package_blobs(name: str, version: str, rng: random.Random, kind: str = "pac
         "rules/main.md": f"---\ntrigger: always_on\n---\nUse {words[0]}.\n".encode(),
     }
     content = tar_gz({f"{title}/{path}": data for path, data in files.items()})
-    manifest = package_manifest(config, content, title)
+    # as `rigging pack` writes it: the config embedded in its descriptor (the others do not)
+    manifest = package_manifest(config, content, title, embed_config=kind == "pack")
     if kind == "untitled":
         parsed = json.loads(manifest)
         for layer in parsed["layers"]:
@@ -124,14 +137,16 @@ def _package_blobs(name: str, version: str, rng: random.Random, kind: str = "pac
 
 
 def takes_shortcut(config: bytes, content: bytes, manifest: bytes) -> bool | None:
-    """Whether the crawler reads this version's config from its content layer (its own test);
-    None when the crawler no longer has the functions to ask."""
+    """Whether the crawler reads this version's config without a GET: embedded in the manifest, or
+    from its content layer (the crawler's own test); None when it no longer has the functions to ask."""
     try:
         from rigging.transfer import parse_package_manifest
         from rigging_indexer.crawler import _config_in_layer, _read_layer
     except ImportError:
         return None
     package = parse_package_manifest(manifest, "bench")
+    if package.blobs.get(package.config.digest) == config:
+        return True
     title = package.annotated_content_title()
     if not title:
         return False
@@ -173,23 +188,198 @@ def generate(host: str, packages: int, versions: int, other_share: int) -> tuple
     return elapsed, counts
 
 
-def crawl(database: str, host: str, processes: int, concurrency: int) -> tuple[float, dict]:
+def crawl(database: str, host: str, processes: int, concurrency: int) -> tuple[float, dict, dict[str, float]]:
+    """Seconds, the crawler's stats, and its peak memory (MiB): the crawl runs in a Python process of
+    its own (`_crawl_main`, started as `python -c`), so that its peak is the crawler's and not this
+    bench's, which also generated the catalogue. That process enqueues the registry and works as
+    the first crawler process; with `processes` > 1, crawl_in_processes spawns the others.
+
+    Peaks are VmHWM (the high-water RSS of a process's memory since it last exec'd), not ru_maxrss:
+    Python starts children with vfork, so a child runs on its parent's memory until it execs, and
+    Linux keeps the parent's high-water RSS as the child's ru_maxrss (tried: a 200 MiB Python
+    parent gets 210 MiB for /bin/true), which would report this bench's, or the first crawler's,
+    memory as the next one's. The first process reads its own VmHWM when done (exact); a thread in
+    it reads the other crawler processes' every 20 ms while they run (their growth in the last
+    20 ms before they exit can be missed). The time is taken inside it, from enqueue to the end,
+    as before."""
+    code = (
+        f"import sys; sys.path[:0] = {[str(HERE), str(HERE.parent)]!r}; "
+        "from indexer import _crawl_main; _crawl_main(*sys.argv[1:])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, database, host, str(processes), str(concurrency)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: the crawl process failed ({proc.returncode}):\n{proc.stdout}")
+    result = json.loads(proc.stdout.splitlines()[-1])
+    memory = {
+        "first_process_mib": result["peak_self_kib"] / 1024,
+        "other_processes_mib": result["peak_others_kib"] / 1024,  # the largest of them; 0 with one process
+        "other_processes_seen": result["others_seen"],
+    }
+    return result["seconds"], result["stats"], memory
+
+
+def _vm_hwm_kib(pid: int | str = "self") -> int:
+    """A process's peak RSS since its exec (VmHWM, KiB); 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
+
+
+def _crawler_children() -> list[int]:
+    """This process's children that are spawned multiprocessing workers (not its resource tracker)."""
+    found = []
+    for task in Path("/proc/self/task").iterdir():  # a child is listed under the thread that started it
+        with contextlib.suppress(OSError):
+            for pid in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        found.append(int(pid))
+    return found
+
+
+def _crawl_main(database: str, host: str, processes: str, concurrency: str) -> None:
+    """The crawl, in the process `crawl` starts: prints its time, stats and peak RSS as JSON."""
+    import threading
+
     from rigging_indexer.crawler import Crawler, crawl_in_processes
     from rigging_indexer.db import make_engine, migrate, sessions
 
+    others: dict[int, int] = {}  # pid -> highest VmHWM seen
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            for pid in _crawler_children():
+                others[pid] = max(others.get(pid, 0), _vm_hwm_kib(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     engine = make_engine(database)
     migrate(engine)
-    crawler = Crawler(sessions(engine), concurrency=concurrency)
+    crawler = Crawler(sessions(engine), concurrency=int(concurrency))
     start = time.perf_counter()
     crawler.enqueue(f"http://{host}")
-    if processes > 1:
-        stats = crawl_in_processes(crawler, database, processes, concurrency=concurrency)
+    if int(processes) > 1:
+        stats = crawl_in_processes(crawler, database, int(processes), concurrency=int(concurrency))
     else:
         stats = crawler.run()
     elapsed = time.perf_counter() - start
     crawler.close()
     engine.dispose()
-    return elapsed, stats.__dict__
+    done.set()
+    sampler.join()
+    result = {
+        "seconds": elapsed,
+        "stats": stats.__dict__,
+        "peak_self_kib": _vm_hwm_kib(),
+        "peak_others_kib": max(others.values(), default=0),
+        "others_seen": len(others),
+    }
+    print(json.dumps(result), flush=True)
+
+
+# distribution's access log is Apache's combined format: "METHOD PATH PROTO" STATUS BYTES "REFERER" "AGENT"
+ACCESS = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3}) \S+ "[^"]*" "([^"]*)"')
+
+
+def logged_since(log: Path, offset: int) -> list[tuple[str, str, int, str]]:
+    """(method, path, status, user agent) of every request the registry logged after byte `offset`
+    of its access log, read once no line has been added for 200 ms (a line is written after its
+    response is sent, so a client can be done before the registry has logged its last request)."""
+    size, deadline = -1, time.monotonic() + 5
+    while time.monotonic() < deadline and log.stat().st_size != size:
+        size = log.stat().st_size
+        time.sleep(0.2)
+    with log.open("rb") as file:
+        file.seek(offset)
+        text = file.read().decode(errors="replace")
+    found = []
+    for match in ACCESS.finditer(text):
+        method, path, status, agent = match.groups()
+        found.append((method, path, int(status), agent))
+    return found
+
+
+def _request_kinds(sent: list[tuple[str, str, int, str]]) -> dict[str, int]:
+    kinds = {"catalog": 0, "tag_lists": 0, "manifest_heads": 0, "other": 0}
+    for method, path, *_ in sent:
+        if path.startswith("/v2/_catalog"):
+            kinds["catalog"] += 1
+        elif method == "GET" and "/tags/list" in path:
+            kinds["tag_lists"] += 1
+        elif method == "HEAD" and "/manifests/" in path:
+            kinds["manifest_heads"] += 1
+        else:
+            kinds["other"] += 1
+    return kinds
+
+
+def registry_floor(
+    host: str, requests: list[tuple[str, str]], connections: int, log: Path, runs: int
+) -> dict[str, Any]:
+    """The registry-only floor of the unchanged re-crawl: the very requests the crawler sent
+    (method and path as the registry logged them, in its order: the _catalog page(s), each
+    repository's tag list, a HEAD per tag), each sent exactly once by a C client over at most
+    `connections` keep-alive connections (the crawler's processes x threads), `runs` times in turn.
+
+    The client is curl (libcurl, one event loop: `--parallel --parallel-max N`), not wrk. wrk 4.1
+    cannot send these HEADs: its HTTP parser learns that a response has no body only from an
+    on_headers_complete callback, which wrk does not register, so a HEAD answered with a
+    Content-Length (distribution sends the manifest's size) waits for a body that never comes and
+    its connection stalls (tried: 0 of 5 HEADs completed in 3 s). wrk also runs for a set duration,
+    so "these N requests once" could only be had from it as N / (its requests per second), which
+    drops the ramp-up and the tail (the last, slowest answers) that the crawler's time includes.
+    curl walks the list once and exits when the last answer is in: its wall time is the time for
+    these N requests, process start (a few ms) included. Its CPU time is reported so that it can be
+    seen not to be the bottleneck, and every run's requests are counted again in the access log."""
+    from rigging.registry.client import MANIFEST_ACCEPT  # the Accept header the crawler's HEADs carry
+
+    runs_s, cpu_s, counts, statuses = [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "requests.curl"
+        with config.open("w") as out:  # one curl operation per request (`next` between them)
+            for number, (method, path) in enumerate(requests):
+                out.write("next\n" if number else "")
+                out.write("globoff\noutput = /dev/null\n")
+                if method == "HEAD":
+                    out.write(f'head\nheader = "Accept: {MANIFEST_ACCEPT}"\n')
+                elif method != "GET":
+                    raise SystemExit(f"bench: the re-crawl sent a {method} {path}; the floor only replays GET and HEAD")
+                out.write(f'url = "http://{host}{path}"\n')
+        command = [
+            "curl",
+            "--no-progress-meter",
+            "--parallel",
+            "--parallel-max",
+            str(connections),
+            "--config",
+            str(config),
+        ]
+        for _ in range(runs):
+            offset = log.stat().st_size
+            before = _children_cpu()
+            start = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            runs_s.append(time.perf_counter() - start)
+            cpu_s.append(_children_cpu() - before)
+            seen = logged_since(log, offset)
+            counts.append(len(seen))
+            statuses.append(sorted({status for *_, status, _ in seen}))
+    return {
+        "seconds": statistics.median(runs_s),
+        "runs_s": runs_s,
+        "requests": counts,
+        "statuses": statuses,
+        "client_cpu_s": cpu_s,
+        "connections": connections,
+    }
 
 
 def fill_search_index(database: str, total_versions: int) -> None:
@@ -306,8 +496,6 @@ def _wrk(base: str, clients: int, seconds: int, paths: list[str], headers: dict[
     the last one answers) over `paths` in turn. Its percentiles are wrk 4's own, which wrk
     corrects after the run for coordinated omission (synthetic samples for every response slower
     than the mean interval per connection), as it always has in this bench."""
-    import tempfile
-
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         lua_headers = ",".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
         script.write(WRK_SCRIPT % (",".join(json.dumps(p) for p in paths), lua_headers))
@@ -367,8 +555,6 @@ def _wrk_open(base: str, clients: int, seconds: int, rate: float, paths: list[st
     """One open-loop run (bench/open_loop.lua): `clients` connections, one per wrk thread, that
     together send `rate` requests a second on fixed schedules, each timed from its intended send
     time; connection j walks the same query sequence as the closed loop's threads, from j x 7919."""
-    import tempfile
-
     per_connection = rate / clients
     count = math.ceil(per_connection * seconds) + 50
     with tempfile.TemporaryDirectory() as tmp:
@@ -571,13 +757,62 @@ def build_report(results: dict[str, Any], args: argparse.Namespace) -> Report:
         report.goal(f"(a) full crawl, {args.processes} processes", crawled["seconds"], "s", "<=", 60)
         errors = f"{crawled['errors']} errors"
         report.figure("(a) crawl time per manifest", crawled["per_manifest_ms"], "ms", note=errors)
+        memory = crawled["max_rss_mib"]
+        report.goal(
+            "(a) full crawl: peak RSS of the largest crawler process",
+            max(memory["first_process_mib"], memory["other_processes_mib"]),
+            "MiB",
+            "<=",
+            300,
+            note=f"VmHWM: the process that enqueues and crawls {memory['first_process_mib']:.0f} MiB"
+            + (
+                f", the largest of the other {memory['other_processes_seen']} (sampled every 20 ms) "
+                f"{memory['other_processes_mib']:.0f} MiB"
+                if args.processes > 1
+                else ""
+            ),
+        )
+        report.figure(
+            f"(a) full crawl: peak RSS, all {args.processes} crawler processes",
+            memory["first_process_mib"] + memory["other_processes_mib"] * (args.processes - 1),
+            "MiB",
+            note="the peaks added up: an upper bound, they need not coincide",
+        )
+        kinds = recrawl["request_kinds"]
         report.goal(
             "(b) unchanged re-crawl",
             recrawl["seconds"],
             "s",
             "<=",
             5,
-            note=f"{recrawl['manifests']} manifests fetched, {recrawl['unchanged_tags']} tags unchanged",
+            note=f"{recrawl['manifests']} manifests fetched, {recrawl['unchanged_tags']} tags unchanged; "
+            f"{recrawl['requests']} requests: {kinds['catalog']} _catalog, {kinds['tag_lists']} tag lists, "
+            f"{kinds['manifest_heads']} HEAD manifests, {kinds['other']} other; statuses {recrawl['statuses']}",
+        )
+        floor = results["recrawl_floor"]
+        runs = ", ".join(f"{x:.2f}" for x in floor["runs_s"])
+        cpu = ", ".join(f"{x:.2f}" for x in floor["client_cpu_s"])
+        report.figure(
+            f"(b) registry-only floor: the same requests from curl, {floor['connections']} conns",
+            floor["seconds"],
+            "s",
+            note=f"median of runs {runs} s; requests per run {floor['requests']} (the crawler's: "
+            f"{recrawl['requests']}); statuses {floor['statuses']}; curl CPU {cpu} s",
+        )
+        same = all(count == recrawl["requests"] for count in floor["requests"])
+        report.goal(
+            "(b) unchanged re-crawl / registry-only floor",
+            recrawl["seconds"] / floor["seconds"],
+            "x",
+            "<=",
+            1.5,
+            note=f"{recrawl['seconds']:.2f} s / {floor['seconds']:.2f} s; "
+            + ("same request count" if same else "REQUEST COUNTS DIFFER"),
+        )
+        report.figure(
+            "(b) unchanged re-crawl: peak RSS of the largest crawler process",
+            max(recrawl["max_rss_mib"]["first_process_mib"], recrawl["max_rss_mib"]["other_processes_mib"]),
+            "MiB",
         )
     for label, kind in (
         ("cache_cold", "cache cold"),
@@ -662,6 +897,9 @@ def main() -> int:
     parser.add_argument(
         "--visibility-rounds", type=int, default=3, help="interleaved rounds of the visibility comparison (0 skips)"
     )
+    parser.add_argument(
+        "--floor-runs", type=int, default=3, help="runs of the re-crawl's registry-only floor (median kept)"
+    )
     parser.add_argument("--skip-crawl", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--search-database", help="an already filled index database (skips the fill)")
@@ -674,20 +912,21 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.packages, args.search_versions, args.seconds = 200, 10_000, 5
-    import tempfile
-
     from tests.support.postgres import throwaway_database
 
     results: dict[str, Any] = {}
     if not args.skip_crawl:
         with tempfile.TemporaryDirectory() as tmp:
-            proc, host = _start_registry(Path(tmp))
+            # the access log (one write per request) tells which requests the re-crawl sent
+            log = Path(tmp) / "registry-access.log"
+            proc, host = _start_registry(Path(tmp), access_log=log)
             try:
                 results["generate_s"], results["generated_versions"] = generate(
                     host, args.packages, args.versions, args.other_publishers
                 )
                 with throwaway_database() as database:
-                    seconds, stats = crawl(database, host, args.processes, args.concurrency)
+                    offset = log.stat().st_size
+                    seconds, stats, memory = crawl(database, host, args.processes, args.concurrency)
                     manifests = stats["manifests_fetched"]
                     results["crawl"] = {
                         "seconds": seconds,
@@ -695,13 +934,30 @@ def main() -> int:
                         "per_manifest_ms": seconds * 1000 / max(manifests, 1),
                         "errors": len(stats["errors"]),
                         "indexed": stats["indexed"],
+                        "requests": len(logged_since(log, offset)),
+                        "max_rss_mib": memory,
                     }
-                    seconds, stats = crawl(database, host, args.processes, args.concurrency)
+                    offset = log.stat().st_size
+                    seconds, stats, memory = crawl(database, host, args.processes, args.concurrency)
+                    sent = logged_since(log, offset)
                     results["recrawl"] = {
                         "seconds": seconds,
                         "manifests": stats["manifests_fetched"],
                         "unchanged_tags": stats["unchanged"],
+                        "requests": len(sent),
+                        "request_kinds": _request_kinds(sent),
+                        "statuses": sorted({status for *_, status, _ in sent}),
+                        "agents": sorted({agent for *_, agent in sent}),
+                        "max_rss_mib": memory,
                     }
+                    # right after it, against the same registry: the same requests from curl
+                    results["recrawl_floor"] = registry_floor(
+                        host,
+                        [(m, path) for m, path, *_ in sent],
+                        args.processes * args.concurrency,
+                        log,
+                        args.floor_runs,
+                    )
             finally:
                 proc.terminate()
                 proc.wait()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -32,10 +33,17 @@ def tar_gz(files: dict[str, bytes]) -> bytes:
 
 
 def package_manifest(
-    config: bytes, layer: bytes, title: str, *, declared_size: int | None = None, docs: bytes | None = None
+    config: bytes,
+    layer: bytes,
+    title: str,
+    *,
+    declared_size: int | None = None,
+    docs: bytes | None = None,
+    embed_config: bool = False,
 ) -> bytes:
     """A Rigging package manifest for these blobs (the layer's size as declared, if given; `docs`,
-    a tar.gz of a `docs/` folder, as the docs layer)."""
+    a tar.gz of a `docs/` folder, as the docs layer; `embed_config`: the config in its
+    descriptor's `data`, as `rigging pack` writes it)."""
     layers = [{**_descriptor(mt.CONTENT_LAYER, layer, declared_size), "annotations": {mt.ANN_TITLE: title}}]
     if docs is not None:
         layers.append({**_descriptor(mt.DOCS_LAYER, docs), "annotations": {mt.ANN_TITLE: "docs"}})
@@ -46,6 +54,8 @@ def package_manifest(
         "config": _descriptor(mt.CONFIG, config),
         "layers": layers,
     }
+    if embed_config:
+        manifest["config"]["data"] = base64.b64encode(config).decode()
     return json.dumps(manifest, separators=(",", ":")).encode()
 
 
