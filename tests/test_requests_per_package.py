@@ -1,7 +1,7 @@
 """What a pull or an install asks the registry, counted in the real registry's access log: the
 manifest carries the config (its descriptor's `data`), so no package costs a config GET. A lock
 install fetches each content blob by the digest the lock holds; by digest, the manifest and
-content; by range, the tag list, manifest and content. Manifests without `data` (older packs,
+content; by range (`install`, `add`), the tag list, manifest and content. Manifests without `data` (older packs,
 other tools) are read with the config GET, and a `data` that does not match its digest is refused.
 """
 
@@ -104,6 +104,15 @@ def test_pull_and_install_cost_the_fewest_requests(cli, tmp_path, logged_registr
     assert installed["requests"] == 6 and sorted(installed["packages"]) == ["rq/app", "rq/base"]
     lock = json.loads((project / "rigging.lock").read_text())["packages"]
     assert lock["rq/app"]["manifest"] == app["digest"]
+
+    # `rigging add`, cold: it learns the newest version in the catalogue it then resolves with
+    adding = tmp_path / "adding"
+    adding.mkdir()
+    (adding / "rigging.json").write_text(json.dumps({"registry": host}))
+    added_cache = {**env, "RIGGING_CACHE_DIR": str(tmp_path / "add-cache")}
+    counted = _counted(logged_registry, lambda: ok("add", "rq/base", "-C", adding, env=added_cache))
+    assert counted == {"GET tags": 1, "GET manifest": 1, "GET blob": 1}
+    assert json.loads((adding / "rigging.json").read_text())["dependencies"] == {"rq/base": "^1.0.0"}
 
     # from the lock into a fresh checkout with an empty cache: each content blob, nothing else
     checkout = tmp_path / "checkout"

@@ -24,7 +24,9 @@ from rigging.txn import Change, NotRegular, disk_hash, is_executable, read_regul
 
 if TYPE_CHECKING:
     from rigging.agents.render import Rendered
+    from rigging.catalog_registry import RegistryCatalog
     from rigging.registry.client import RegistryClient
+    from rigging.versions import Version
 
 FETCH_WORKERS = 8
 
@@ -34,6 +36,12 @@ class DownloadProgress(Protocol):
 
     def expect(self, blobs: int, size: int) -> None: ...
     def __call__(self, count: int) -> None: ...
+
+
+# The edit gets rigging.json's data and a look-up of a package's versions, through the catalogue
+# that resolution goes on to use: `add` learns the newest version without a second tag list,
+# manifest and connection.
+Edit = Callable[[dict[str, Any], Callable[[Project, str], "list[Version]"]], None]
 
 
 class InstallOptions:
@@ -49,7 +57,7 @@ class InstallOptions:
         max_depth: int | None = None,
         plain_http: bool = False,
         ca_file: str | None = None,
-        edit: Callable[[dict[str, Any]], None] | None = None,
+        edit: Edit | None = None,
         progress: DownloadProgress | None = None,
     ) -> None:
         self.frozen = frozen  # install exactly the lock; never resolve
@@ -110,21 +118,11 @@ class _Network:
             c.close()
 
 
-def _resolve(
-    project: Project, old: Lock | None, options: InstallOptions, cache: BlobCache, result: InstallResult
-) -> dict[str, LockedPackage]:
-    from rigging.catalog_registry import RegistryCatalog
-    from rigging.resolver import resolve
-    from rigging.versions import Version
-
-    project.check_ranges()
-    preferred: dict[str, Version] = {}
-    if old is not None and options.update is not None and options.update:
-        preferred = {n: Version.parse(p.version) for n, p in old.packages.items() if n not in options.update}
-    elif old is not None and options.update is None:
-        preferred = {n: Version.parse(p.version) for n, p in old.packages.items()}
+def _open_catalog(project: Project, old: Lock | None, options: InstallOptions, cache: BlobCache) -> RegistryCatalog:
+    """Where resolution reads versions and metadata: the index's version lists when one is set."""
     import os
 
+    from rigging.catalog_registry import RegistryCatalog
     from rigging.settings import load as load_settings
 
     index_url = os.environ.get("RIGGING_INDEX_URL") or load_settings().get("index_url")
@@ -144,6 +142,27 @@ def _resolve(
     else:
         catalog = RegistryCatalog(project.location, cache, options.plain_http, options.ca_file, fetch_content=True)
     catalog.progress = options.progress
+    return catalog
+
+
+def _resolve(
+    project: Project,
+    old: Lock | None,
+    options: InstallOptions,
+    cache: BlobCache,
+    result: InstallResult,
+    catalog: RegistryCatalog | None = None,
+) -> dict[str, LockedPackage]:
+    from rigging.resolver import resolve
+    from rigging.versions import Version
+
+    project.check_ranges()
+    preferred: dict[str, Version] = {}
+    if old is not None and options.update is not None and options.update:
+        preferred = {n: Version.parse(p.version) for n, p in old.packages.items() if n not in options.update}
+    elif old is not None and options.update is None:
+        preferred = {n: Version.parse(p.version) for n, p in old.packages.items()}
+    catalog = catalog or _open_catalog(project, old, options, cache)
     with catalog:
         resolution = resolve(
             catalog, project.dependencies, max_depth=options.max_depth or project.max_depth, preferred=preferred
@@ -319,7 +338,12 @@ def install(root: Path, options: InstallOptions | None = None, cache: BlobCache 
     from rigging.folder_lock import hold
 
     with hold(root):
-        return _install(root, options or InstallOptions(), cache or BlobCache())
+        lent: list[RegistryCatalog] = []  # the catalogue an edit looked versions up in, if any
+        try:
+            return _install(root, options or InstallOptions(), cache or BlobCache(), lent)
+        finally:
+            for catalog in lent:  # resolution closed it already, unless install stopped before
+                catalog.close()
 
 
 def _read_project_data(root: Path) -> dict[str, Any]:
@@ -344,15 +368,28 @@ def _misplaced(project: Project, lock: Lock) -> str | None:
     return None
 
 
-def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallResult:
+def _install(root: Path, options: InstallOptions, cache: BlobCache, lent: list[RegistryCatalog]) -> InstallResult:
     result = InstallResult(recovered=txn.recover(root, force=options.force))
+    try:
+        old = load_lock(root)
+    except DamagedLock as exc:
+        if options.frozen or options.locked:
+            raise  # CI installs exactly the lock, or fails; it never rebuilds one
+        old, damaged = None, exc.why
+    else:
+        damaged = None
     unedited: dict[str, Any] | None = None  # rigging.json as it was, when the command edits it
     if options.edit is not None:
         import copy
 
+        def versions(edited: Project, name: str) -> list[Version]:
+            if not lent:
+                lent.append(_open_catalog(edited, old, options, cache))
+            return lent[0].versions(name)
+
         data = _read_project_data(root)
         unedited = copy.deepcopy(data)
-        options.edit(data)
+        options.edit(data, versions)
         project = parse_project(root, data)
     else:
         project = load_project(root)
@@ -363,14 +400,6 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
         chosen = ", ".join(project.targets)
         result.targets_note = f'targets: {chosen} ({why}; set "targets" in {PROJECT_FILE} to choose)'
 
-    try:
-        old = load_lock(root)
-    except DamagedLock as exc:
-        if options.frozen or options.locked:
-            raise  # CI installs exactly the lock, or fails; it never rebuilds one
-        old, damaged = None, exc.why
-    else:
-        damaged = None
     lock_state = "ok" if old is not None else ("damaged" if damaged else "missing")
     unlisted: dict[str, str] = {}
     if old is None and unedited is not None:
@@ -414,7 +443,7 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache) -> InstallRe
             if options.locked or project.signatures is not None:
                 _check_manifests(packages, cache, network)
         else:
-            packages = _resolve(project, old, options, cache, result)
+            packages = _resolve(project, old, options, cache, result, lent[0] if lent else None)
         if project.signatures is not None:
             _check_signatures(project, packages, network, result)
         blobs = _ensure_blobs(packages, cache, network, options.progress)

@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING, Any
 from rigging_cli.project_args import add_project, options, project_root, report
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rigging.project import Project
     from rigging.reference import LayoutRef
+    from rigging.versions import Version
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
         _check_somewhere(root, name)
     chosen: list[str] = []
 
-    def edit(data: dict[str, Any]) -> None:  # runs under the project lock, on rigging.json as it is then
+    def edit(data: dict[str, Any], versions: Callable[[Project, str], list[Version]]) -> None:
+        # runs under the project lock, on rigging.json as it is then
         from rigging.project import parse_project
 
         if base is not None:
             _record_registry(root, data, name, base)
-        chosen.append(wanted or _caret_of_newest(parse_project(root, data), name, args))
+        chosen.append(wanted or _caret_of_newest(parse_project(root, data), name, versions))
         data.setdefault("dependencies", {})[name] = chosen[0]
 
     result = install(root, options(args, edit=edit, update={name}))
@@ -184,13 +189,11 @@ def _known_packages(root: Path, data: dict[str, Any]) -> set[str]:
     return names | (set(lock.packages) if lock is not None else set())
 
 
-def _caret_of_newest(project, name: str, args: argparse.Namespace) -> str:  # noqa: ANN001
-    from rigging.catalog_registry import RegistryCatalog
+def _caret_of_newest(project: Project, name: str, versions: Callable[[Project, str], list[Version]]) -> str:
     from rigging.errors import RiggingError
 
-    with RegistryCatalog(project.location, plain_http=args.plain_http, ca_file=args.ca_file) as catalog:
-        versions = catalog.versions(name)
-    releases = [v for v in versions if not v.prerelease] or versions
+    found = versions(project, name)
+    releases = [v for v in found if not v.prerelease] or found
     if not releases:
         raise RiggingError(f"{project.location(name)} has no versions of {name}")
     return f"^{max(releases)}"

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     root = project_root(args)
     removed: list[str] = []
 
-    def edit(data: dict[str, Any]) -> None:  # runs under the project lock, on rigging.json as it is then
+    def edit(data: dict[str, Any], versions: object) -> None:  # under the project lock, on rigging.json as it is
         deps = data.get("dependencies") or {}
         project = load_project(root)
         removed.extend(dependency_names(project, [args.name], set(deps), "remove"))
