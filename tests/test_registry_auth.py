@@ -196,6 +196,37 @@ def test_token_auth_with_docker_config(cli, tmp_path, token_setup, env):
     assert issuer.denied == 0
 
 
+def test_a_lock_install_asks_for_one_token_for_all_its_packages(cli, tmp_path, token_setup, env):
+    """Docker asks for several scopes in one token request; so does an install from a lock, so
+    that a token registry (GHCR, Docker Hub) costs one token round trip, not one per package."""
+    registry, issuer = token_setup
+    _write_config(env, _basic_auths(registry.host))
+    names = [f"acme/tok{n}" for n in range(4)]
+    for name in names:
+        pkg = make_package(tmp_path / name.replace("/", "-"), name, "1.0.0")
+        assert cli("publish", pkg, f"{registry.host}/{name}", env=env).returncode == 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "rigging.json").write_text(
+        json.dumps({"registry": registry.host, "dependencies": {name: "^1.0.0" for name in names}})
+    )
+    done = cli("install", "-C", project, env=env)
+    assert done.returncode == 0, done.stderr
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for kept in ("rigging.json", "rigging.lock"):
+        shutil.copy2(project / kept, checkout / kept)
+    before, scoped = issuer.calls, dict(issuer.requests)
+    fresh = {**env, "RIGGING_CACHE_DIR": str(tmp_path / "fresh-cache")}
+    done = cli("install", "-C", checkout, "--json", env=fresh)
+    assert done.returncode == 0, done.stderr
+    assert sorted(json.loads(done.stdout)["packages"]) == names
+    assert issuer.calls - before == 1, "one token request for the four repositories"
+    asked = {scope for scope, count in issuer.requests.items() if count > scoped.get(scope, 0)}
+    assert asked == {f"repository:{name}:pull" for name in names}
+
+
 def test_token_auth_anonymous_is_refused(cli, tmp_path, token_setup, env):
     registry, _ = token_setup
     pkg = make_package(tmp_path / "pkg", "acme/secured", "1.0.0")

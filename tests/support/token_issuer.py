@@ -56,6 +56,7 @@ class TokenIssuer:
         self.cert_path = workdir / "token-issuer.pem"
         self.cert_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self.requests: Counter[str] = Counter()
+        self.calls = 0  # token requests, however many scopes each asked for
         self.denied = 0
         issuer = self
 
@@ -121,6 +122,7 @@ class TokenIssuer:
         field: str,
         refused_anonymous: bool = False,
     ) -> None:
+        self.calls += 1
         for scope in scopes or ["(none)"]:
             self.requests[scope] += 1
         if user == "!denied" or (user is None and refused_anonymous):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -99,6 +99,15 @@ class _Network:
     def client(self, host: str) -> RegistryClient:
         with self._lock:  # one client (and connection pool) per registry, however many threads ask
             return self._client(host)
+
+    def expect(self, packages: Iterable[LockedPackage]) -> None:
+        """Tell each registry which repositories are about to be read (one token for all of them)."""
+        hosts: dict[str, list[str]] = {}
+        for package in packages:
+            host, _, repository = package.source.partition("/")
+            hosts.setdefault(host, []).append(repository)
+        for host, repositories in hosts.items():
+            self.client(host).expect(repositories)
 
     def _client(self, host: str) -> RegistryClient:
         if host not in self.clients:
@@ -325,6 +334,7 @@ def _ensure_blobs(
 
     if missing and progress is not None:
         progress.expect(len(missing), sum(p.content_size for p in missing))
+    network.expect(missing)
     if missing:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -438,6 +448,8 @@ def _install(root: Path, options: InstallOptions, cache: BlobCache, lent: list[R
         if options.frozen or (current and options.update is None):
             assert old is not None
             packages = {n: p.without_files() for n, p in old.packages.items()}
+            if options.locked or project.signatures is not None:
+                network.expect(packages.values())
             if options.locked:
                 _check_tags(old.packages, network)
             if options.locked or project.signatures is not None:

@@ -77,6 +77,9 @@ class LayoutRegistry:
     def close(self) -> None:
         pass
 
+    def expect(self, repositories: list[str]) -> None:
+        """A folder needs no token (RegistryClient's interface)."""
+
     def __enter__(self) -> LayoutRegistry:
         return self
 

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 _EXPIRY_MARGIN = 10.0
+# scopes asked for in one token request at most: each is ~40 characters of its URL, and servers
+# refuse URLs past ~8 KB
+_SCOPES_PER_TOKEN = 64
 
 
 @dataclass(frozen=True, order=True)
@@ -60,6 +63,17 @@ def _merge_scopes(scopes: list[str]) -> list[str]:
     ] + others
 
 
+def _grants(scopes: tuple[str, ...]) -> dict[str, set[str]]:
+    """repository -> actions, of merged scopes."""
+    found: dict[str, set[str]] = {}
+    for scope in scopes:
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        if kind == "repository":
+            found.setdefault(name, set()).update(actions.split(","))
+    return found
+
+
 class Authenticator:
     def __init__(self, host: str, credentials: Credentials) -> None:
         self.host = host
@@ -67,7 +81,18 @@ class Authenticator:
         self._scheme: str | None = None
         self._bearer: dict[str, str] | None = None
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._expected: list[str] = []
         self._lock = threading.Lock()
+        # one token request at a time: threads that meet their first 401 together wait for the
+        # token that covers them all rather than each asking for its own
+        self._fetching = threading.Lock()
+
+    def expect(self, scopes: list[Scope]) -> None:
+        """Scopes the caller will need soon (the repositories of a lock): the first token asked
+        for covers them all, as docker asks for several scopes at once, so that fifty packages
+        cost one token request rather than fifty (and fifty 401s)."""
+        with self._lock:
+            self._expected = sorted({*self._expected, *map(str, scopes)})
 
     def _basic(self) -> str:
         raw = f"{self.credentials.username}:{self.credentials.password}".encode()
@@ -110,8 +135,9 @@ class Authenticator:
             message = f"{self.host} requires a login; run `rigging login {self.host}`"
         return RegistryError(message, status=401, code="UNAUTHORIZED")
 
-    def answer(self, http: Client, response: Response, scopes: list[Scope]) -> str:
-        """Respond to a 401's challenge; the header to retry with, or RegistryError."""
+    def answer(self, http: Client, response: Response, scopes: list[Scope], sent: str | None = None) -> str:
+        """Respond to a 401's challenge (to the request that carried `sent`); the header to retry
+        with, or RegistryError."""
         header = response.headers.get("WWW-Authenticate", "")
         scheme, params = parse_challenge(header)
         if scheme == "basic":
@@ -132,23 +158,35 @@ class Authenticator:
             if params.get("scope"):
                 wanted += params["scope"].split(" ")
             self._scheme, self._bearer = "bearer", params
-            key = tuple(_merge_scopes(wanted))
-            with self._lock:
-                self._tokens.pop(key, None)  # the token we sent (if any) was not enough: fetch anew
-            return "Bearer " + self._token(http, wanted, params)
+            # a token we sent was not enough: fetch anew; none sent: one may have come meanwhile
+            return "Bearer " + self._token(http, wanted, params, fresh=sent is not None)
         raise RegistryError(f"{self.host} asked for unsupported authentication {scheme or header!r}", status=401)
 
-    def _token(self, http: Client, scopes: list[str], params: dict[str, str]) -> str:
-        merged = _merge_scopes(scopes)
-        key = tuple(merged)
-        with self._lock:
-            cached = self._tokens.get(key)
-            if cached and cached[1] > time.monotonic():
-                return cached[0]
-        token, lifetime = self._fetch_token(http, params, merged)
-        with self._lock:
-            self._tokens[key] = (token, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))
+    def _token(self, http: Client, scopes: list[str], params: dict[str, str], *, fresh: bool = False) -> str:
+        key = tuple(_merge_scopes(scopes))
+        with self._fetching:
+            with self._lock:
+                cached = None if fresh else self._tokens.get(key) or self._covering(key)
+                if cached and cached[1] > time.monotonic():
+                    return cached[0]
+                # the expected scopes ride along, once: should the token service grant less than
+                # all, a refused scope is then asked for alone
+                merged = _merge_scopes(scopes + self._expected[:_SCOPES_PER_TOKEN])
+                self._expected = self._expected[_SCOPES_PER_TOKEN:]
+            token, lifetime = self._fetch_token(http, params, merged)
+            with self._lock:
+                self._tokens[tuple(merged)] = (token, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))
         return token
+
+    def _covering(self, key: tuple[str, ...]) -> tuple[str, float] | None:
+        """A live token asked for with every scope of `key` among others (see `expect`)."""
+        wanted, now = _grants(key), time.monotonic()
+        for scopes, cached in self._tokens.items():
+            if cached[1] > now and len(scopes) > len(key):
+                held = _grants(scopes)
+                if all(actions <= held.get(name, set()) for name, actions in wanted.items()):
+                    return cached
+        return None
 
     def _fetch_token(self, http: Client, params: dict[str, str], scopes: list[str]) -> tuple[str, float]:
         from rigging.registry.http import TransportError

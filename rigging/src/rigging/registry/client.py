@@ -169,6 +169,10 @@ class RegistryClient:
     def close(self) -> None:
         self.http.close()
 
+    def expect(self, repositories: list[str]) -> None:
+        """Repositories about to be read: a token registry is asked for one token covering them."""
+        self.auth.expect([Scope(repository) for repository in repositories])
+
     def __enter__(self) -> RegistryClient:
         return self
 
@@ -191,7 +195,7 @@ class RegistryClient:
             if response.status_code != 401 or challenge_round == 1:
                 return response
             response.close()
-            authorization = self.auth.answer(self.http, response, scopes)
+            authorization = self.auth.answer(self.http, response, scopes, authorization)
         raise AssertionError("unreachable")
 
     def request(
