@@ -92,6 +92,12 @@ def test_pull_and_install_cost_the_fewest_requests(cli, tmp_path, logged_registr
         lambda: pulled.update(ok("pull", f"{host}/rq/base@{base['digest']}", "-o", tmp_path / "b", env=env)),
     ) == {"GET manifest": 1, "GET blob": 2}, "the content layer and the docs layer"
     assert pulled["digest"] == base["digest"] and (tmp_path / "b/docs/guide.md").is_file()
+    # by range: the tag list, then the manifest (its content is in the cache since the first pull)
+    ranged = {}
+    assert _counted(
+        logged_registry, lambda: ranged.update(ok("pull", f"{host}/rq/app@^1", "-o", tmp_path / "c", env=env))
+    ) == {"GET tags": 1, "GET manifest": 1}
+    assert ranged["digest"] == app["digest"]
 
     # by range, cold: the tag list, the manifest and the content of each package
     project = tmp_path / "project"

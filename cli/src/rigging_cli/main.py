@@ -90,9 +90,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
 
 def _module(name: str):  # noqa: ANN202 - a command module
-    import importlib
-
-    return importlib.import_module(f"rigging_cli.commands.{name}")
+    full = f"rigging_cli.commands.{name}"
+    __import__(full)  # importlib.import_module, without importing importlib (and warnings)
+    return sys.modules[full]
 
 
 def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:

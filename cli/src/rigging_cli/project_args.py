@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing and argparse are not imported: a plain command line never needs them (main)
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
     from rigging.project import Project
     from rigging.reference import Ref
 
@@ -67,14 +68,24 @@ def package_ref(args: argparse.Namespace, text: str, *, locked: bool = False) ->
     """Where the package `text` names lives, with one version picked: its tag or digest, the newest
     its @RANGE allows, or for a bare name the project's registry (and with `locked`, the digest
     rigging.lock holds for it). No version at all stays None: the caller's newest release."""
-    from rigging.reference import parse_spec, resolve_range, spec_location
+    from rigging.reference import resolve_range
+
+    ref, wanted = package_location(args, text, locked=locked)
+    if wanted:
+        plain_http, ca_file = getattr(args, "plain_http", False), getattr(args, "ca_file", None)
+        return resolve_range(ref, wanted, plain_http=plain_http, ca_file=ca_file)
+    return ref
+
+
+def package_location(args: argparse.Namespace, text: str, *, locked: bool = False) -> tuple[Ref, str | None]:
+    """As `package_ref`, with an @RANGE left to the caller: (where, the range or None)."""
+    from rigging.reference import parse_spec, spec_location
 
     spec = parse_spec(text, any_repository=True)
     project = find_project(args) if spec.ref is None else None
     ref = spec_location(spec, project)
-    plain_http, ca_file = getattr(args, "plain_http", False), getattr(args, "ca_file", None)
     if spec.range:
-        return resolve_range(ref, spec.range, plain_http=plain_http, ca_file=ca_file)
+        return ref, spec.range
     if locked and project is not None and ref.reference is None and spec.name is not None:
         from dataclasses import replace
 
@@ -82,8 +93,8 @@ def package_ref(args: argparse.Namespace, text: str, *, locked: bool = False) ->
 
         lock = load_lock(project.root)
         if lock is not None and spec.name in lock.packages:
-            return replace(ref, digest=lock.packages[spec.name].manifest)
-    return ref
+            return replace(ref, digest=lock.packages[spec.name].manifest), None
+    return ref, None
 
 
 def dependency_names(project: Project, texts: list[str], known: set[str], verb: str) -> list[str]:
@@ -148,6 +159,8 @@ def options(args: argparse.Namespace, **extra: Any):  # noqa: ANN201 - InstallOp
 
 def report(args: argparse.Namespace, result: Any, verb: str = "installed") -> int:
     if args.json:
+        import json
+
         print(
             json.dumps(
                 {

@@ -7,15 +7,18 @@ killed process left behind is removed by the next download into that folder (`sw
 
 from __future__ import annotations
 
+import _thread  # threading.Lock is _thread.allocate_lock; threading itself is not needed here
 import contextlib
 import os
-import threading
 from pathlib import Path
-from types import TracebackType
-from typing import BinaryIO
 
 from rigging.digests import is_sha256_digest
 from rigging.errors import IntegrityError
+
+TYPE_CHECKING = False  # typing costs ~3 ms to import; only the annotations use it
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import BinaryIO
 
 
 def cache_root() -> Path:
@@ -45,7 +48,19 @@ def _verify(path: Path, digest: str, size: int | None) -> bool:
 
 class BlobCache:
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root or cache_root()
+        self._root = root or None
+
+    @property
+    def root(self) -> Path:
+        # Found on first use, not when made: a no-op install makes one and never reads it, and
+        # cache_root's platformdirs (with shutil, tempfile, random) costs ~10 ms to import.
+        if self._root is None:
+            self._root = cache_root()
+        return self._root
+
+    @root.setter
+    def root(self, value: Path) -> None:
+        self._root = value
 
     def path(self, digest: str) -> Path:
         if not is_sha256_digest(digest):
@@ -83,7 +98,7 @@ _LOCK_GRACE_SECONDS = 5.0
 # a download that receives nothing for 30 s times out.
 _ABANDONED_SECONDS = 600.0
 _swept: set[Path] = set()
-_swept_lock = threading.Lock()
+_swept_lock = _thread.allocate_lock()
 
 
 class PartialFile:

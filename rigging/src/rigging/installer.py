@@ -8,10 +8,7 @@ client is not even imported.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
 from rigging import txn
 from rigging.cache import BlobCache
@@ -22,26 +19,30 @@ from rigging.managed_section import current_section, replace_section
 from rigging.project import Project, load_project, parse_project
 from rigging.txn import Change, NotRegular, disk_hash, is_executable, read_regular, section_hash, sha
 
+# typing and threading cost a no-op install (which never resolves nor downloads) ~4 ms to import:
+# the types are for the type checker only, threading is imported where clients are made
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any, Protocol
+
     from rigging.agents.render import Rendered
     from rigging.catalog_registry import RegistryCatalog
     from rigging.registry.client import RegistryClient
     from rigging.versions import Version
 
+    class DownloadProgress(Protocol):
+        """What install tells a progress display: the blobs it is about to download, then bytes as they arrive."""
+
+        def expect(self, blobs: int, size: int) -> None: ...
+        def __call__(self, count: int) -> None: ...
+
+    # The edit gets rigging.json's data and a look-up of a package's versions, through the
+    # catalogue that resolution goes on to use: `add` learns the newest version without a second
+    # tag list, manifest and connection.
+    Edit = Callable[[dict[str, Any], Callable[[Project, str], list[Version]]], None]
+
 FETCH_WORKERS = 8
-
-
-class DownloadProgress(Protocol):
-    """What install tells a progress display: the blobs it is about to download, then bytes as they arrive."""
-
-    def expect(self, blobs: int, size: int) -> None: ...
-    def __call__(self, count: int) -> None: ...
-
-
-# The edit gets rigging.json's data and a look-up of a package's versions, through the catalogue
-# that resolution goes on to use: `add` learns the newest version without a second tag list,
-# manifest and connection.
-Edit = Callable[[dict[str, Any], Callable[[Project, str], "list[Version]"]], None]
 
 
 class InstallOptions:
@@ -94,6 +95,8 @@ class _Network:
         self.options = options
         self.root = root  # relative `oci:DIR` stores in the lock are relative to the project
         self.clients: dict[str, RegistryClient] = {}
+        import threading
+
         self._lock = threading.Lock()
 
     def client(self, host: str) -> RegistryClient:

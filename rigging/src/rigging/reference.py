@@ -240,20 +240,26 @@ def parse_ref(text: str) -> Ref:
 
 def resolve_range(ref: Ref, wanted: str, *, plain_http: bool = False, ca_file: str | None = None) -> Ref:
     """`ref` pinned to the tag of the newest version `wanted` allows, read from its tag list."""
+    from rigging.transfer import open_store
+
+    with open_store(ref, plain_http=plain_http, ca_file=ca_file) as store:
+        tags = store.tags()
+    return replace(ref, tag=newest_allowed(tags, wanted, str(ref)), digest=None)
+
+
+def newest_allowed(tags: list[str], wanted: str, where: str) -> str:
+    """The tag of the newest version the range `wanted` allows, among `tags`."""
     from rigging.errors import RiggingError
     from rigging.ranges import parse_range
-    from rigging.transfer import open_store
     from rigging.versions import tag_to_version
 
     allowed = parse_range(wanted)
-    with open_store(ref, plain_http=plain_http, ca_file=ca_file) as store:
-        tags = store.tags()
     versions = sorted((v, t) for t in tags if (v := tag_to_version(t)) is not None)
     matching = [(v, t) for v, t in versions if allowed.allows(v)]
     if not matching:
         have = ", ".join(str(v) for v, _ in versions[-5:]) or "none"
-        raise RiggingError(f"{ref}: no version matches {wanted} (newest versions: {have})")
-    return replace(ref, tag=matching[-1][1], digest=None)
+        raise RiggingError(f"{where}: no version matches {wanted} (newest versions: {have})")
+    return matching[-1][1]
 
 
 def spec_location(spec: PackageSpec, project: Project | None) -> Ref:

@@ -357,12 +357,20 @@ def pull(
     ca_file: str | None = None,
     cache: BlobCache | None = None,
     progress: Progress | None = None,
+    versions: str | None = None,
 ) -> dict[str, Any]:
+    """`versions`: a range; the newest version it allows is pulled (its tag list read on the same
+    connection as the rest)."""
     ref = parse_ref(source)
     cache = cache or BlobCache()
     with open_store(ref, plain_http=plain_http, ca_file=ca_file) as store:
         where = store.describe()
-        package, reference = fetch_package(store, ref.reference, where)
+        reference = ref.reference
+        if versions is not None:
+            from rigging.reference import newest_allowed
+
+            reference = newest_allowed(store.tags(), versions, where)
+        package, reference = fetch_package(store, reference, where)
         layers = [package.content_layer] + ([package.docs_layer] if docs and package.docs_layer else [])
         cache_embedded(package, cache)
         blobs = fetch_blobs(store, [package.config, *layers], cache, progress)

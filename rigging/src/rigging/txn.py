@@ -20,16 +20,17 @@ The journal is untrusted input like the lock: every path in it is checked before
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import signal
 import stat
 from pathlib import Path
-from typing import Any
 
 from rigging.errors import RiggingError
 from rigging.install_paths import UnsafePath, check_folder, checked, link_problem
+
+TYPE_CHECKING = False  # typing costs ~3 ms to import; only the annotations use it
+if TYPE_CHECKING:
+    from typing import Any
 
 TXN_DIR = ".rigging/txn"
 _PLAN_VERSION = 2
@@ -43,6 +44,8 @@ def _step() -> None:
     global _steps
     _steps += 1
     if _KILL_AT and _steps == _KILL_AT:
+        import signal  # the test hook only: not imported by every install
+
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -51,6 +54,8 @@ def steps_taken() -> int:
 
 
 def sha(data: bytes) -> str:
+    import hashlib
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-import argparse
-
 from rigging_cli.project_args import add_project, options, project_root, report
+
+TYPE_CHECKING = False  # argparse is imported only when main needs it to parse the command line
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rigging.transfer import pull
 
-    from rigging_cli.project_args import package_ref
+    from rigging_cli.project_args import package_location
 
-    ref = package_ref(args, args.ref)
+    ref, versions = package_location(args, args.ref)  # a range is resolved on pull's own connection
     with transfer_progress(args) as progress:
         result = pull(
             str(ref),
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
             plain_http=args.plain_http,
             ca_file=args.ca_file,
             progress=progress,
+            versions=versions,
         )
     if args.json:
         print(json.dumps(result))
