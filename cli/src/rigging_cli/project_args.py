@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-TYPE_CHECKING = False  # typing and argparse are not imported: a plain command line never needs them (main)
+TYPE_CHECKING = False  # annotations only: typing costs ~3 ms to import, and argparse is main's to import
 if TYPE_CHECKING:
     import argparse
     from typing import Any
