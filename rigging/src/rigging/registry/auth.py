@@ -6,7 +6,6 @@ Bearer token, later requests fetch one up front instead of taking a 401 each tim
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 import time
@@ -95,8 +94,9 @@ class Authenticator:
             self._expected = sorted({*self._expected, *map(str, scopes)})
 
     def _basic(self) -> str:
-        raw = f"{self.credentials.username}:{self.credentials.password}".encode()
-        return "Basic " + base64.b64encode(raw).decode()
+        from rigging.registry.http import basic_authorization
+
+        return basic_authorization(self.credentials.username or "", self.credentials.password or "")
 
     def header(self, http: Client, scopes: list[Scope]) -> str | None:
         """The Authorization header to send before any challenge, when we already know the scheme."""

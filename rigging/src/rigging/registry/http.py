@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from email.message import Message
 from typing import Any
-from urllib.parse import unquote, urlencode, urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urlencode, urljoin, urlsplit
 
 MAX_REDIRECTS = 10
 MAX_IDLE_PER_ORIGIN = 8
@@ -69,7 +69,10 @@ class TooManyRedirects(TransportError):
 
 
 def _origin(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url)
+    return _origin_of(urlsplit(url))
+
+
+def _origin_of(parts: SplitResult) -> tuple[str, str, int]:
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or ""), parts.port or (443 if scheme == "https" else 80)
 
@@ -79,7 +82,7 @@ def _without(headers: dict[str, str], *names: str) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in drop}
 
 
-def _basic(user: str, password: str) -> str:
+def basic_authorization(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
@@ -98,6 +101,18 @@ def parse_links(header: str) -> dict[str, dict[str, str]]:
                 link[key.strip().lower()] = value.strip().strip('"')
         links[link.get("rel", link["url"])] = link
     return links
+
+
+def _via(proxy: str) -> tuple[str, int, dict[str, str]]:
+    """A proxy URL's host, port and the headers that log in to it."""
+    via = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    if via.scheme != "http" or not via.hostname:
+        raise ProxyError(
+            f"proxy {via.scheme}://{via.hostname or ''} is not supported: give an http:// proxy "
+            "in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY"
+        )
+    login = basic_authorization(unquote(via.username), unquote(via.password or "")) if via.username else None
+    return via.hostname, via.port or 80, {"Proxy-Authorization": login} if login else {}
 
 
 def _environment_proxies() -> dict[str, str]:
@@ -245,22 +260,12 @@ class Client:
             else:
                 conn = http.client.HTTPConnection(host, port, timeout=timeout)
         else:
-            via = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-            if via.scheme != "http" or not via.hostname:
-                raise ProxyError(
-                    f"proxy {via.scheme}://{via.hostname or ''} is not supported: give an http:// proxy "
-                    "in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY"
-                )
-            credentials = (
-                {"Proxy-Authorization": _basic(unquote(via.username), unquote(via.password or ""))}
-                if via.username
-                else {}
-            )
+            via_host, via_port, credentials = _via(proxy)
             if scheme == "https":  # a CONNECT tunnel, then TLS with the registry itself
-                conn = http.client.HTTPSConnection(via.hostname, via.port or 80, timeout=timeout, context=self._tls())
+                conn = http.client.HTTPSConnection(via_host, via_port, timeout=timeout, context=self._tls())
                 conn.set_tunnel(host, port, headers=credentials)
             else:  # absolute-form requests to the proxy (see _send)
-                conn = http.client.HTTPConnection(via.hostname, via.port or 80, timeout=timeout)
+                conn = http.client.HTTPConnection(via_host, via_port, timeout=timeout)
         try:
             conn.connect()
         except TimeoutError as exc:
@@ -313,15 +318,13 @@ class Client:
             raise UnsupportedProtocol(f"Request URL {url!r} has an unsupported protocol {scheme + '://'!r}")
         if not parts.hostname:
             raise UnsupportedProtocol(f"Request URL {url!r} names no host")
-        _, host, port = _origin(url)
+        _, host, port = _origin_of(parts)
         proxy = self._proxy(scheme, parts.netloc)
         key = (scheme, host, port, proxy)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if proxy is not None and scheme == "http":
             target = f"http://{parts.netloc}{target}"
-            via = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-            if via.username:
-                headers = {**headers, "Proxy-Authorization": _basic(unquote(via.username), unquote(via.password or ""))}
+            headers = {**headers, **_via(proxy)[2]}
         for attempt in range(2):
             conn, reused = self._checkout(key)
             try:
@@ -364,7 +367,7 @@ class Client:
             content = urlencode(data).encode()
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         if auth is not None:
-            sent["Authorization"] = _basic(*auth)
+            sent["Authorization"] = basic_authorization(*auth)
         if content is None and method in ("POST", "PUT", "PATCH"):
             content = b""
         for _ in range(MAX_REDIRECTS + 1):
