@@ -11,6 +11,8 @@ import base64
 import json
 import re
 import shutil
+import sqlite3
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,8 +23,9 @@ from rigging.registry.client import RegistryClient
 
 from rigging import mediatypes as mt
 from tests.packages import make_package, tree
+from tests.support.indexer_server import INDEXER, start_indexer
 from tests.support.registry import REGISTRY_BINARY, RegistryServer
-from tests.support.services import unavailable
+from tests.support.services import free_port, unavailable, wait_http
 
 # distribution's access log: "METHOD PATH PROTO" STATUS BYTES "REFERER" "AGENT"
 ACCESS = re.compile(r'"([A-Z]+) (/v2/\S*) HTTP/[\d.]+" \d{3} \S+ "[^"]*" "rigging/')
@@ -58,10 +61,14 @@ def _kinds(requests: list[tuple[str, str]]) -> Counter[str]:
     return kinds
 
 
-def _counted(server: RegistryServer, action) -> Counter[str]:
+def _requests_of(server: RegistryServer, action) -> list[tuple[str, str]]:
     before = len(_requests(server))
     action()
-    return _kinds(_requests(server)[before:])
+    return _requests(server)[before:]
+
+
+def _counted(server: RegistryServer, action) -> Counter[str]:
+    return _kinds(_requests_of(server, action))
 
 
 def _published(cli, tmp_path: Path, host: str, name: str, env, **options) -> dict:
@@ -191,3 +198,66 @@ def test_manifests_without_data_are_read_and_a_false_data_is_refused(cli, tmp_pa
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "embedded data does not match its digest" in refused.stderr
     assert not (tmp_path / "forged").exists()
+
+
+def test_through_the_index_resolution_reads_no_tag_list_and_only_the_chosen_manifests(
+    cli, tmp_path, logged_registry, env
+):
+    """The index's version list carries each version's manifest digest and dependencies: one
+    index request per package resolves, then the chosen manifests are read by those digests.
+    base 2.0.0 is the newest, but app needs ^1: no manifest of 2.0.0 (nor 1.0.0) is read."""
+    host = f"127.0.0.1:{logged_registry.port}"
+    published = {
+        version: _published(cli, tmp_path / version, host, "rqi/base", env, version=version)
+        for version in ("1.0.0", "1.1.0", "2.0.0")
+    }
+    app = _published(cli, tmp_path, host, "rqi/app", env, dependencies={"rqi/base": "^1.0.0"})
+    database = tmp_path / "index.db"
+    crawled = subprocess.run(
+        [str(INDEXER), "crawl", "--once", "--database", f"sqlite:///{database}", "--source", f"http://{host}/rqi"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crawled.returncode == 0, crawled.stderr
+    port = free_port()
+    server = start_indexer(port, f"sqlite:///{database}")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, ok_statuses=(200,))
+        indexed = {**env, "RIGGING_INDEX_URL": f"http://127.0.0.1:{port}"}
+
+        def install(name: str) -> subprocess.CompletedProcess:
+            project = tmp_path / name
+            project.mkdir()
+            (project / "rigging.json").write_text(json.dumps({"registry": host, "dependencies": {"rqi/app": "^1"}}))
+            return cli(
+                "install",
+                "-C",
+                project,
+                "--json",
+                env={**indexed, "RIGGING_CACHE_DIR": str(tmp_path / f"{name}-cache")},
+            )
+
+        done: list[subprocess.CompletedProcess] = []
+        requests = _requests_of(logged_registry, lambda: done.append(install("through-index")))
+        assert done[0].returncode == 0, done[0].stderr
+        assert json.loads(done[0].stdout)["packages"] == {"rqi/app": "1.0.0", "rqi/base": "1.1.0"}
+        manifests = sorted(path.rsplit("/", 1)[1] for method, path in requests if "/manifests/" in path)
+        assert manifests == sorted([app["digest"], published["1.1.0"]["digest"]]), "by digest, the chosen only"
+        assert _kinds(requests) == {"GET manifest": 2, "GET blob": 2}, "no tag list"
+        lock = json.loads((tmp_path / "through-index/rigging.lock").read_text())["packages"]
+        assert lock["rqi/base"]["manifest"] == published["1.1.0"]["digest"]
+
+        # an index that says otherwise than the manifest it names is caught, before anything is written
+        with sqlite3.connect(database) as db:
+            db.execute(
+                "UPDATE versions SET config = json_set(config, '$.dependencies', json(?)) WHERE manifest_digest = ?",
+                (json.dumps({"rqi/base": "^2.0.0"}), app["digest"]),
+            )
+        lied = install("lying-index")
+        assert lied.returncode == 1 and "Traceback" not in lied.stderr
+        assert f"lists rqi/app 1.0.0 as {app['digest']}" in lied.stderr and "the index is wrong" in lied.stderr
+        assert sorted(p.name for p in (tmp_path / "lying-index").iterdir()) == ["rigging.json"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

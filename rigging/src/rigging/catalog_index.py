@@ -1,6 +1,9 @@
 """Version lists from an indexer (RIGGING_INDEX_URL), for speed; the registry stays the source of
-truth. Manifests and configs of chosen versions are still read (and digest-checked) from the
-registry, and when the indexer is down or does not know a package, its tag list is too.
+truth. One index request per package gives the resolver every version with its manifest digest
+and dependencies, so resolving reads no tag list and no manifest from the registry. The manifests
+of the chosen versions are then read from the registry by those digests (so the bytes are checked
+against them), and what they say must match what the index said; when the indexer is down or
+does not know a package, its tag list and manifests are read from the registry as without one.
 
 The versions an index holds back (quarantined, or waiting for a reviewer) are never offered,
 whichever list the others come from.
@@ -14,13 +17,23 @@ told), so a stale index never moves a locked package back."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Collection, Mapping
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, NamedTuple
 
-from rigging.catalog_registry import RegistryCatalog
+from rigging.catalog_registry import PackageMeta, RegistryCatalog
+from rigging.errors import RiggingError
 from rigging.versions import Version, version_to_tag
+
+
+class Listed(NamedTuple):
+    """What the index says of one version: its manifest and its dependencies."""
+
+    manifest: str
+    dependencies: dict[str, str]
 
 
 class IndexCatalog(RegistryCatalog):
@@ -43,6 +56,7 @@ class IndexCatalog(RegistryCatalog):
         self._down = False
         self._index_lock = threading.Lock()
         self._index_client: Any = None
+        self._listed: dict[tuple[str, Version], Listed] = {}  # only of lists taken from the index
 
     def _index(self) -> Any:
         with self._index_lock:
@@ -62,9 +76,11 @@ class IndexCatalog(RegistryCatalog):
         listed = self._index_versions(name)
         if listed is None:  # down, or a package the index has not crawled yet
             return super()._fetch_tags(name)
-        found, held = listed
+        found, held, metadata = listed
         if (self.updating is not None and (not self.updating or name in self.updating)) or self._behind(name, found):
-            found = super()._fetch_tags(name)
+            found = super()._fetch_tags(name)  # and its manifests by tag: the index may be behind on both
+        else:
+            self._listed.update(((name, version), entry) for version, entry in metadata.items() if version in found)
         offered = {v: tag for v, tag in found.items() if v not in held}
         newest = max(offered, default=None)
         # said when it changes the outcome: nothing left, or something newer than what is offered
@@ -77,10 +93,12 @@ class IndexCatalog(RegistryCatalog):
             )
         return offered
 
-    def _index_versions(self, name: str) -> tuple[dict[Version, str], set[Version]] | None:
-        """(versions the index offers, versions it holds back) of `name`, or None when it cannot
-        say: it is down, does not know the package, or the package lives in an oci: folder."""
-        registry = getattr(self.locate(name), "host", None)
+    def _index_versions(self, name: str) -> tuple[dict[Version, str], set[Version], dict[Version, Listed]] | None:
+        """(versions the index offers, versions it holds back, what it says of each offered one
+        that lives where `name` is looked for) of `name`, or None when it cannot say: it is down,
+        does not know the package, or the package lives in an oci: folder."""
+        where = self.locate(name)
+        registry = getattr(where, "host", None)
         if self._down or registry is None:
             return None
         from rigging.registry.http import TransportError
@@ -103,18 +121,23 @@ class IndexCatalog(RegistryCatalog):
             )
             return None
         found: dict[Version, str] = {}
+        metadata: dict[Version, Listed] = {}
         for entry in body.get("versions", []):
             try:
-                found[Version.parse(entry["version"])] = version_to_tag(entry["version"])
+                version = Version.parse(entry["version"])
+                found[version] = version_to_tag(entry["version"])
             except (KeyError, TypeError, ValueError):
                 continue
+            listed = _listed(entry, registry, where.repository)
+            if listed is not None:
+                metadata[version] = listed
         held: set[Version] = set()
         for text in body.get("held", []):
             try:
                 held.add(Version.parse(text))
             except (TypeError, ValueError):
                 continue
-        return found, held
+        return found, held, metadata
 
     def _behind(self, name: str, found: dict[Version, str]) -> bool:
         """Whether the index lacks the version `name` is locked at (it has not crawled it yet)."""
@@ -130,3 +153,60 @@ class IndexCatalog(RegistryCatalog):
                 file=sys.stderr,
             )
         return missing
+
+    # -- dependencies from the index; manifests by the digests it gave -------------------------
+
+    def dependencies(self, name: str, version: Version) -> dict[str, str]:
+        self._tags_future(name).result()  # the resolver has its versions already: this waits for nothing
+        listed = self._listed.get((name, version))
+        return dict(listed.dependencies) if listed is not None else super().dependencies(name, version)
+
+    def ready(self, name: str) -> bool:
+        tags = self._tags.get(name)
+        if tags is not None and tags.done() and tags.exception() is None:
+            newest = max((v for v in tags.result() if not v.prerelease), default=None)
+            if newest is not None and (name, newest) in self._listed:
+                return True
+        return super().ready(name)
+
+    def _prefetch_newest(self, name: str, done: Future[dict[Version, str]]) -> None:
+        """Where the index gave the newest release's dependencies, their lists are asked for at
+        once, and no manifest is read until install needs the chosen version's."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        newest = max((v for v in done.result() if not v.prerelease), default=None)
+        listed = self._listed.get((name, newest)) if newest is not None else None
+        if listed is None:
+            super()._prefetch_newest(name, done)
+            return
+        with contextlib.suppress(RuntimeError):  # the pool is shutting down
+            self.prefetch(listed.dependencies)
+
+    def _fetch_meta(self, name: str, version: Version) -> PackageMeta:
+        tag = self._tags_future(name).result()[version]
+        listed = self._listed.get((name, version))
+        if listed is None:
+            return self._read_meta(name, version, tag, tag)
+        meta = self._read_meta(name, version, tag, listed.manifest)
+        said = meta.config.get("version")
+        if said != str(version) or meta.dependencies != listed.dependencies:
+            import json
+
+            raise RiggingError(
+                f"index {self.index_url} lists {name} {version} as {listed.manifest} with dependencies "
+                f"{json.dumps(listed.dependencies, sort_keys=True)}, but that manifest in {meta.source} holds "
+                f"version {said} with {json.dumps(meta.dependencies, sort_keys=True)}: the index is wrong; "
+                "re-crawl it, or unset RIGGING_INDEX_URL to resolve from the registry alone"
+            )
+        return meta
+
+
+def _listed(entry: dict[str, Any], registry: str, repository: str) -> Listed | None:
+    """What a version-list entry says of the version, if whole and of the repository asked for
+    (an entry of another repository, or without a digest, is read from the registry by tag)."""
+    manifest, dependencies = entry.get("manifest"), entry.get("dependencies")
+    if entry.get("registry") != registry or entry.get("repository") != repository:
+        return None
+    if not (isinstance(manifest, str) and manifest.startswith("sha256:") and isinstance(dependencies, dict)):
+        return None
+    return Listed(manifest, {str(k): str(v) for k, v in dependencies.items()})

@@ -124,9 +124,14 @@ class RegistryCatalog:
 
     def _fetch_meta(self, name: str, version: Version) -> PackageMeta:
         tag = self._tags_future(name).result()[version]
+        return self._read_meta(name, version, tag, tag)
+
+    def _read_meta(self, name: str, version: Version, tag: str, reference: str) -> PackageMeta:
+        """The metadata of `name` at `tag`, from its manifest read by `reference` (the tag, or
+        the digest an index gave for it: read by digest, the bytes are checked against it)."""
         ref = self.locate(name)
         client = self.client(ref.host)
-        data, _, digest = client.get_manifest(ref.repository, tag)
+        data, _, digest = client.get_manifest(ref.repository, reference)
         package = parse_package_manifest(data, f"{ref.host}/{ref.repository}:{tag}")
         raw = package.blobs.get(package.config.digest)  # embedded in the manifest: no GET
         if raw is None:
