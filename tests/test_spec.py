@@ -21,7 +21,7 @@ SPEC = REPO_ROOT / "oci-media-types"
 
 def test_the_spec_folder_links_to_the_schemas_the_package_ships():
     """One copy of each schema: a real file in the package (so an sdist carries it, see
-    test_cli_wheel) that oci-media-types/schema/ links to."""
+    test_release) that oci-media-types/schema/ links to."""
     for name in ("rigging.schema.json", "project.schema.json"):
         shipped = REPO_ROOT / "rigging/src/rigging/schema" / name
         link = SPEC / "schema" / name
