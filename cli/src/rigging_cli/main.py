@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("scan", "check a package folder for hidden text, injection, exfiltration and secrets"),
     "pack": ("pack", "write a package as a reproducible OCI image layout"),
     "publish": ("publish", "push a package to an OCI registry (or oci: layout)"),
+    "release-notes": ("release_notes", "draft a CHANGELOG section from the git commits that touched a package"),
     "pull": ("pull", "download and unpack a package by tag or digest"),
     "info": ("info", "show a version: metadata, signatures, attestations and capabilities"),
     "docs": ("docs", "show a package's documentation, or extract it with -o"),

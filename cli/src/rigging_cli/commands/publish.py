@@ -32,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REASON",
         help="publish despite the scan's block findings; the reason and the rule ids go into the manifest",
     )
+    parser.add_argument(
+        "--release-notes",
+        action="store_true",
+        help="first add a section drafted from git history to the folder's CHANGELOG.md (kept if it has one)",
+    )
     add_transport(parser)
 
 
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from rigging.scan.gate import PublishBlockedError, override_reason, publish_check
 
     check = publish_check(override_reason(args.allow_blocked))
+    notes = _release_notes(args) if args.release_notes else None
     try:
         with transfer_progress(args) as progress:
             result = publish(
@@ -75,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     if args.sign:
         result["signature"] = _sign(args, result, key)
+    if notes is not None:
+        result["release_notes"] = notes
     if args.json:
         print(json.dumps(result))
         return 0
@@ -88,6 +96,28 @@ def run(args: argparse.Namespace) -> int:
     if args.sign:
         print(f"signed ({result['signature']['format']}) -> {result['signature']['stored']}")
     return 0
+
+
+def _release_notes(args: argparse.Namespace) -> dict:
+    """Draft the version's section into the folder's CHANGELOG.md before it is packed, so the
+    published package carries it; a section the author already wrote is left as it is."""
+    from pathlib import Path
+
+    from rigging.errors import UsageError
+    from rigging.release_notes import add_to_changelog, draft
+
+    root = Path(args.source)
+    if str(args.source).startswith("oci:") or not root.is_dir():
+        raise UsageError(f"--release-notes: {args.source} is not a package folder (a packed layout has no git history)")
+    notes = draft(root)
+    written = add_to_changelog(root, notes)
+    changelog = root / "CHANGELOG.md"
+    if not args.quiet:
+        said = f"added {notes.heading!r} to {changelog}"
+        if not written:
+            said = f"{changelog} already has a section for {notes.version}; left as it is"
+        print(f"rigging: note: {said}", file=sys.stderr)
+    return {"changelog": str(changelog), "written": written, "since": notes.since, "commits": len(notes.commits)}
 
 
 def _sign(args: argparse.Namespace, result: dict, key: object) -> dict:
