@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The demo: scaffold a package (with a skill), validate it, pack it reproducibly, publish it, crawl
-# and search it with the indexer, install it into a project (for the agents that project already
-# uses), sign it and verify the signature, show its capabilities and scan it (and refuse to
-# publish a rule that tells the agent to keep things from its user); with a registry, publish into
-# an owned namespace of a registry whose logins the indexer decides (`auth: token`); then turn a
-# repository's own rules into a package.
+# The demo, on the local stack (`./dev up`: registry, indexer, its crawler and scanner workers,
+# portal; started afresh): scaffold a package (with a skill), validate it, pack it reproducibly,
+# publish it, search it in the index, install it into a project (for the agents that project
+# already uses), sign it and verify the signature, show its capabilities and scan it (and refuse
+# to publish a rule that tells the agent to keep things from its user); with a registry, publish
+# into an owned namespace of a registry whose logins the indexer decides (`auth: token`); turn a
+# repository's own rules into a package; then publish and sign the 50-package starting catalogue
+# (catalogue/), which the index takes in as it is pushed. It ends with the portal's URL; the stack
+# stays up until `./dev down`.
 #
-# With Debian's docker-registry on PATH everything goes through a throw-away local registry;
-# without it, through `oci:` layout folders (a store of NS/NAME layouts): no server at all.
+# With Debian's docker-registry on PATH the stack's registry is a local one; without it, packages
+# live in an `oci:` store folder (NS/NAME layouts) that the crawler reads: no registry server.
 # RIGGING_DEMO_OUT chooses the output folder (default demo-out in the checkout).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,6 +42,24 @@ wait_for() {
 pids=()
 trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 
+# the stack, afresh: what an earlier demo published would be refused (versions are immutable)
+"$python" scripts/stack.py down --clean >/dev/null
+step "$python" scripts/stack.py up
+stack() { "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]] or "")' \
+  "${RIGGING_STACK_DIR:-.dev-stack}/stack.json" "$1"; }
+database=$(stack database)
+portal_url=$(stack portal)
+# indexed NS/NAME VERSION: waits until the index lists that version (a webhook, or the crawler)
+indexed() {
+  for _ in $(seq 300); do
+    "$python" -c $'import json, sys, urllib.request\nwith urllib.request.urlopen(sys.argv[1], timeout=5) as r:\n    sys.exit(sys.argv[2] not in [v["version"] for v in json.load(r)["versions"]])' \
+      "$(stack index)/api/v1/packages/$1/versions" "$2" 2>/dev/null && return
+    sleep 0.1
+  done
+  echo "demo: the index never listed $1 $2" >&2
+  return 1
+}
+
 step "$rigging" new "$out/python-style" --name acme/python-style --version 1.0.0
 step "$rigging" new "$out/python-style" --skill pytest-fixer
 step "$rigging" validate "$out/python-style"
@@ -57,17 +78,14 @@ start_registry() {
   registry_host="127.0.0.1:$port"
 }
 
-if command -v docker-registry >/dev/null; then
-  start_registry "$out/registry"
-  store=$registry_host          # where packages go
-  source_url="http://$store"   # what the indexer crawls
+store=$(stack store)  # where packages go: the stack's registry, or its oci: store folder
+if [ -n "$(stack registry)" ]; then
   project_registry="$store"    # the project's "registry"
-  echo "(publishing to docker-registry at $store)"
+  echo "(publishing to the stack's docker-registry at $store)"
 else
-  store="oci:$out/store"
-  source_url="$store"
-  project_registry="oci:../store"  # relative to the project: the lock stays portable
-  echo "(docker-registry is not installed: everything runs against oci: layout folders in $out/store, no server at all)"
+  # relative to the project: the lock stays portable
+  project_registry="oci:$("$python" -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "${store#oci:}" "$out/project")"
+  echo "(docker-registry is not installed: everything runs against oci: layout folders in ${store#oci:}, no server at all)"
 fi
 
 # what is published is the packed layout: the same bytes, so the same digest, as packing anew
@@ -85,17 +103,11 @@ for example in examples/*/; do
   step "$rigging" publish "$example" "$store/$name"
 done
 
-# The indexer (SQLite) crawls what was published and serves search; install asks it for versions.
-step "$indexer" crawl --once --database "sqlite:///$out/index.db" --source "$source_url"
-index_port=$(free_port)
-# its registry token service signs with these keys (used by the owned-namespaces part below)
-"$indexer" keys init "$out/token-keys" >/dev/null
-RIGGING_INDEXER_REGISTRY_KEYS="$out/token-keys" RIGGING_INDEXER_REGISTRY_SERVICE=demo-registry \
-  RIGGING_INDEXER_REGISTRY_ISSUER=rigging-demo \
-  "$indexer" serve --port "$index_port" --database "sqlite:///$out/index.db" >"$out/indexer.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$index_port/healthz"
-export RIGGING_INDEX_URL="http://127.0.0.1:$index_port"
+# The index takes in each push (the registry's webhook, or the crawler for an oci: store) and
+# serves search; install asks it for versions.
+indexed acme/python-style 1.2.0
+export RIGGING_INDEX_URL
+RIGGING_INDEX_URL=$(stack index)
 step "$rigging" search python
 
 # No "targets": install writes for the agents the project already uses (here Cursor and Claude
@@ -124,12 +136,12 @@ refused "$rigging" publish "$out/sneaky" "$store/acme/sneaky"
 # Owned namespaces: a second registry hands its logins to the indexer (`auth: token`), which
 # grants push only in namespaces the user owns, and pull of private ones only to their members.
 if [ "${store#oci:}" = "$store" ]; then
-  start_registry "$out/registry2" "auth: {token: {realm: \"$RIGGING_INDEX_URL/auth/registry/token\", \
-service: demo-registry, issuer: rigging-demo, rootcertbundle: $out/token-keys/ca.pem}}"
+  start_registry "$out/registry2" "auth: {token: {realm: \"$(stack token_realm)\", \
+service: $(stack token_service), issuer: $(stack token_issuer), rootcertbundle: $(stack token_ca)}}"
   owned=$registry_host
-  step "$indexer" admin --database "sqlite:///$out/index.db" user add alice
-  step "$indexer" admin --database "sqlite:///$out/index.db" namespace assign alice --owner alice --private
-  token=$("$indexer" admin --database "sqlite:///$out/index.db" token create --user alice --scope read,publish)
+  step "$indexer" admin --database "$database" user add alice
+  step "$indexer" admin --database "$database" namespace assign alice --owner alice --private
+  token=$("$indexer" admin --database "$database" token create --user alice --scope read,publish)
   echo "(a publish token for alice: ${token:0:8}…)"
   printf '\n\033[1m$ %s\033[0m\n' "$rigging login $owned -u alice --password-stdin"
   echo "$token" | "$rigging" login "$owned" -u alice --password-stdin
@@ -150,23 +162,23 @@ printf -- '---\nargument-hint: [issue]\ndescription: Fix an issue\n---\n\nFix is
 step "$rigging" import "$out/legacy" -o "$out/imported" --name acme/team-rules
 printf '\ndigest: %s\n' "$digest"
 
+# The starting catalogue: 50 packages, published and signed; the index takes them in as they land.
+printf '\n\033[1m$ %s\033[0m\n' "for pkg in catalogue/*/: $rigging publish \$pkg $store/rigging/NAME --sign --key $out/keys/cosign.key -q"
+for pkg in catalogue/*/; do
+  "$rigging" publish "$pkg" "$store/rigging/$(basename "$pkg")" --sign --key "$out/keys/cosign.key" -q >/dev/null
+done
+for pkg in catalogue/*/; do indexed "rigging/$(basename "$pkg")" 1.0.0; done
+count=$("$python" -c $'import json, sys, urllib.request\nwith urllib.request.urlopen(sys.argv[1], timeout=10) as r: print(json.load(r)["total"])' \
+  "$RIGGING_INDEX_URL/api/v1/packages?namespace=rigging&limit=1")
+echo "the index lists $count packages in the rigging namespace"
+step "$rigging" verify "$store/rigging/code-review:1.0.0" --key "$out/keys/cosign.pub"
+
 # The portal, on the same index: search, package pages with every tab read from the registry
 # (or the oci: store), the dependency graph, the scan's findings and what each agent gets.
-step "$indexer" crawl --once --database "sqlite:///$out/index.db" --source "$source_url"
-printf '{"sources": ["%s"]}\n' "$source_url" >"$out/portal.json"
-portal_port=$(free_port)
-"$portal" serve --port "$portal_port" --database "sqlite:///$out/index.db" --config "$out/portal.json" \
-  >"$out/portal.log" 2>&1 &
-pids+=($!)
-portal_url="http://127.0.0.1:$portal_port"
-wait_for "$portal_url/healthz"
-for page in / /search?q=python /packages/acme/python-style /packages/acme/python-style/rules \
-  /packages/acme/python-style/agent?target=claude; do
+for page in / /search?q=python /search?namespace=rigging /packages/acme/python-style \
+  /packages/acme/python-style/rules /packages/acme/python-style/agent?target=claude \
+  /packages/rigging/pytest-testing /packages/rigging/pytest-testing/dependencies; do
   "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=30).read()' "$portal_url$page"
 done
-echo "demo finished: new, validate, pack, publish, crawl, search, install, sign, verify, info, scan against $store"
-echo "portal: $portal_url/packages/acme/python-style (search: $portal_url/search?q=python)"
-if [ -t 0 ] && [ -t 1 ]; then  # at a terminal the portal stays up to be browsed; CI goes on
-  echo "the portal runs until Ctrl-C"
-  wait "${pids[-1]}"
-fi
+echo "demo finished: new, validate, pack, publish, search, install, sign, verify, info, scan, the catalogue, against $store"
+echo "portal: $portal_url/search?namespace=rigging (the stack runs until ./dev down)"

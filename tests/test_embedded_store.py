@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.packages import make_package
 from tests.support.indexer_server import INDEXER, start_indexer
+from tests.support.processes import session_processes
 from tests.support.services import free_port, unavailable, wait_http
 
 
@@ -282,7 +285,7 @@ DEMO_STEPS = (
     "validate",
     "pack",
     "publish",
-    "crawl",
+    "up",
     "search",
     "add",
     "sign",
@@ -307,17 +310,26 @@ def _path_without(tool: str, bin_dir: Path) -> str:
 
 
 def _run_demo(tmp_path: Path, path: str) -> tuple[subprocess.CompletedProcess, Path]:
-    out = tmp_path / "demo"
+    """The demo on a stack of its own (RIGGING_STACK_DIR), which it leaves up: the portal must
+    show the 50 catalogue packages then, and `./dev down` must leave no process of it."""
+    out, stack = tmp_path / "demo", tmp_path / "stack"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIGGING_")}
-    result = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "demo.sh")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**env, "PATH": path, "RIGGING_DEMO_OUT": str(out)},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    ran = [line for line in result.stdout.splitlines() if "\x1b[1m$ " in line]
+    env = {**env, "PATH": path, "RIGGING_DEMO_OUT": str(out), "RIGGING_STACK_DIR": str(stack)}
+    try:
+        result = subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / "demo.sh")], capture_output=True, text=True, timeout=900, env=env
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        plan = json.loads((stack / "stack.json").read_text())
+        with urllib.request.urlopen(f"{plan['portal']}/search?namespace=rigging", timeout=30) as page:  # noqa: S310
+            assert "50 packages" in page.read().decode(), "the portal shows the starting catalogue"
+    finally:
+        stopped = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "scripts" / "stack.py"), "down"], capture_output=True, text=True, env=env
+        )
+    assert stopped.returncode == 0 and stopped.stdout.strip() == "stack down", stopped.stdout + stopped.stderr
+    assert session_processes(plan["supervisor"]) == {}, "no process of the stack is left"
+    ran = [line.replace("\x1b[0m", "") for line in result.stdout.splitlines() if "\x1b[1m$ " in line]
     for step in DEMO_STEPS:
         assert any(f" {step} " in line + " " for line in ran), f"the demo skipped `{step}`:\n" + "\n".join(ran)
     assert "pulled files are identical to the source" in result.stdout
@@ -327,6 +339,7 @@ def _run_demo(tmp_path: Path, path: str) -> tuple[subprocess.CompletedProcess, P
     assert "publish refused" in result.stderr and "RIG-S010" in result.stderr, "the demo's injected rule"
     assert (out / "project" / ".cursor" / "rules").is_dir() and (out / "project" / ".claude").is_dir()
     assert (out / "imported" / "rigging.json").is_file()
+    assert "the index lists 50 packages in the rigging namespace" in result.stdout
     assert "portal: http://127.0.0.1:" in result.stdout  # it served the package pages it printed
     return result, out
 
@@ -336,17 +349,17 @@ def test_the_demo_runs_on_oci_layouts_without_docker_registry(tmp_path):
     result, out = _run_demo(tmp_path, path)
     assert "docker-registry is not installed" in result.stdout and "no server at all" in result.stdout
     lock = _lock(out / "project")
-    assert {n: (p["version"], p["source"]) for n, p in lock.items()} == {
-        "acme/base": ("1.0.0", "oci:../store/acme/base"),
-        "acme/python-style": ("1.2.0", "oci:../store/acme/python-style"),
+    assert {n: (p["version"], p["source"]) for n, p in lock.items()} == {  # relative: the lock stays portable
+        "acme/base": ("1.0.0", "oci:../../stack/store/acme/base"),
+        "acme/python-style": ("1.2.0", "oci:../../stack/store/acme/python-style"),
     }
-    assert not (out / "registry").exists()
+    assert not (tmp_path / "stack" / "registry").exists()
 
 
 def test_the_demo_runs_against_docker_registry_where_present(tmp_path):
     if shutil.which("docker-registry") is None:
         unavailable("needs Debian's docker-registry")
     result, out = _run_demo(tmp_path, os.environ["PATH"])
-    assert "publishing to docker-registry" in result.stdout
+    assert "publishing to the stack's docker-registry" in result.stdout
     sources = {p["source"] for p in _lock(out / "project").values()}
     assert len(sources) == 2 and all(s.startswith("127.0.0.1:") for s in sources), sources
