@@ -211,7 +211,7 @@ def test_a_valid_package_previews_every_file_and_drafts_release_notes(env):
     assert "trigger: glob" in page  # its frontmatter, shown as text
     assert '<textarea id="release-notes"' in page and "- First release: Python conventions." in page
     assert "- Beta." not in page.split('id="release-notes"')[1].split("</textarea>")[0]
-    assert "does not read git history from uploads" in page
+    assert "does not read git history from uploads" in page and "<code>rigging release-notes</code>" in page
     assert "fsmonitor" not in page  # hidden entries are not written nor shown
     assert re.search(r'<label for="file-\d+-text">', page) and 'data-preview-target="file-' in page
     assert f'<meta name="csrf-token" content="{env.server.csrf(env.alice)}">' in page
