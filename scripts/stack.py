@@ -53,14 +53,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
+def _ours(pid: int) -> bool:
+    """Whether `pid` is a live process of this stack: the supervisor and every part carry its
+    folder in their environment, so a pid the system has since given to another program is not
+    taken for one of them."""
+    marker = f"RIGGING_STACK_DIR={STATE}".encode()
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_plan() -> dict[str, Any] | None:
@@ -72,7 +73,7 @@ def _read_plan() -> dict[str, Any] | None:
 
 def _running() -> dict[str, Any] | None:
     plan = _read_plan()
-    return plan if plan and _alive(int(plan.get("supervisor", 0))) else None
+    return plan if plan and _ours(int(plan.get("supervisor", 0))) else None
 
 
 def _answers(url: str) -> bool:
@@ -190,6 +191,8 @@ def up(database: str | None) -> int:
     if running:
         _say_where(running, "already up")
         return 0
+    if _read_plan() is not None:  # its supervisor was killed: stop what it left before starting anew
+        down(clean=False)
     STATE.mkdir(parents=True, exist_ok=True)
     plan = _plan(database)
     # once, before the parts start: each would otherwise migrate on start, all at once
@@ -202,6 +205,7 @@ def up(database: str | None) -> int:
     with open(Path(plan["logs"]) / "supervisor.log", "ab") as log:
         supervisor = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "supervise"],
+            env={**os.environ, "RIGGING_STACK_DIR": str(STATE)},  # the parts inherit it: see _ours
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -234,12 +238,12 @@ def _say_where(plan: dict[str, Any], state: str) -> None:
 
 
 def _session_members(session: int) -> list[int]:
-    """Every live process of a session, from /proc (Linux); empty elsewhere."""
+    """Every live process of the stack in the supervisor's session, from /proc (Linux)."""
     members = []
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if entry.isdigit() and int(entry) != os.getpid():
             try:
-                if os.getsid(int(entry)) == session:
+                if os.getsid(int(entry)) == session and _ours(int(entry)):
                     members.append(int(entry))
             except OSError:
                 continue
@@ -250,16 +254,16 @@ def down(clean: bool) -> int:
     plan = _read_plan()
     if plan is not None:
         session = int(plan.get("supervisor", 0))
-        if session and _alive(session):
+        if session and _ours(session):
             os.kill(session, signal.SIGTERM)
             deadline = time.monotonic() + STOP_GRACE + 5
-            while _alive(session) and time.monotonic() < deadline:
+            while _ours(session) and time.monotonic() < deadline:
                 time.sleep(0.1)
         # whatever the supervisor left (it was killed, or a part ignored SIGTERM)
         for pid in _session_members(session) if session else []:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        left = [pid for pid in _session_members(session) if _alive(pid)] if session else []
+        left = _session_members(session) if session else []
         if left:
             print(f"dev down: processes {left} would not stop", file=sys.stderr)
             return 1
