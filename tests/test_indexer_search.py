@@ -424,3 +424,23 @@ def test_an_index_from_before_facets_gets_them_by_migration(dialect, tmp_path):
                 ["docs", "rules", "skills"],
                 "2023-05-06T07:08:09+00:00",
             )
+
+
+def test_a_restore_with_an_empty_search_path_still_bumps_the_search_generation(tmp_path):
+    """pg_restore runs with search_path '': the namespaces trigger (0005) must still find
+    search_state, or a data-only restore of the accounts fails (migration 0010)."""
+    from sqlalchemy import text
+
+    from tests.support.index_db import fresh_index
+
+    with fresh_index("postgresql", tmp_path) as (_, sessions):
+        engine = sessions.kw["bind"]
+        with engine.begin() as c:
+            schema = c.execute(text("SELECT current_schema()")).scalar_one()
+            before = c.execute(text("SELECT generation FROM search_state WHERE id = 1")).scalar_one()
+        with engine.begin() as c:
+            c.execute(text("SELECT pg_catalog.set_config('search_path', '', true)"))
+            restored = f"INSERT INTO {schema}.namespaces (name, private) VALUES ('restored', false)"  # noqa: S608
+            c.execute(text(restored))  # schema: the database's own, from current_schema()
+        with engine.begin() as c:
+            assert c.execute(text("SELECT generation FROM search_state WHERE id = 1")).scalar_one() == before + 1
