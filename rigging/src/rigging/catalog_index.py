@@ -183,11 +183,10 @@ class IndexCatalog(RegistryCatalog):
             self.prefetch(listed.dependencies)
 
     def _fetch_meta(self, name: str, version: Version) -> PackageMeta:
-        tag = self._tags_future(name).result()[version]
         listed = self._listed.get((name, version))
         if listed is None:
-            return self._read_meta(name, version, tag, tag)
-        meta = self._read_meta(name, version, tag, listed.manifest)
+            return super()._fetch_meta(name, version)
+        meta = self._read_meta(name, version, self._tags_future(name).result()[version], listed.manifest)
         said = meta.config.get("version")
         if said != str(version) or meta.dependencies != listed.dependencies:
             import json
