@@ -34,7 +34,7 @@ import pytest
 import yaml
 
 from tests.support.registry import REGISTRY_BINARY
-from tests.support.services import free_port, unavailable, wait_http
+from tests.support.services import free_port, stop, unavailable, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -558,12 +558,7 @@ def deploy_registry(tmp_path: Path, secret: str, realm: str) -> Any:
         wait_http(f"http://127.0.0.1:{debug}/debug/health", timeout=30, ok_statuses=(200,))
         yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{debug}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 
