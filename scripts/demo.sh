@@ -16,7 +16,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rigging=$PWD/.venv/bin/rigging
 indexer=$PWD/.venv/bin/rigging-indexer
-portal=$PWD/.venv/bin/rigging-portal
 python=$PWD/.venv/bin/python
 out=${RIGGING_DEMO_OUT:-demo-out}
 rm -rf "$out" && mkdir -p "$out"
@@ -48,12 +47,13 @@ step "$python" scripts/stack.py up
 stack() { "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]] or "")' \
   "${RIGGING_STACK_DIR:-.dev-stack}/stack.json" "$1"; }
 database=$(stack database)
+index_url=$(stack index)
 portal_url=$(stack portal)
 # indexed NS/NAME VERSION: waits until the index lists that version (a webhook, or the crawler)
 indexed() {
   for _ in $(seq 300); do
     "$python" -c $'import json, sys, urllib.request\nwith urllib.request.urlopen(sys.argv[1], timeout=5) as r:\n    sys.exit(sys.argv[2] not in [v["version"] for v in json.load(r)["versions"]])' \
-      "$(stack index)/api/v1/packages/$1/versions" "$2" 2>/dev/null && return
+      "$index_url/api/v1/packages/$1/versions" "$2" 2>/dev/null && return
     sleep 0.1
   done
   echo "demo: the index never listed $1 $2" >&2
@@ -106,8 +106,7 @@ done
 # The index takes in each push (the registry's webhook, or the crawler for an oci: store) and
 # serves search; install asks it for versions.
 indexed acme/python-style 1.2.0
-export RIGGING_INDEX_URL
-RIGGING_INDEX_URL=$(stack index)
+export RIGGING_INDEX_URL=$index_url
 step "$rigging" search python
 
 # No "targets": install writes for the agents the project already uses (here Cursor and Claude
