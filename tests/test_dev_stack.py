@@ -61,7 +61,8 @@ def test_dev_up_runs_the_stack_supervised_and_dev_down_leaves_nothing(tmp_path):
             parts = session_processes(plan["supervisor"])
             for part in ("docker-registry serve", "rigging-indexer serve", "rigging-indexer crawl", "scan", "portal"):
                 assert any(part in command for command in parts.values()), f"{part} is not running: {parts}"
-            assert plan["database"] == database and "webhook" not in " ".join(parts.values()).lower()
+            secret = (tmp_path / "stack" / "webhook-secret").read_text().strip()
+            assert plan["database"] == database and secret not in " ".join(parts.values()), "a secret `ps` shows"
 
             # pushes reach the index by the registry's webhook, and the portal shows them
             for name in ("git-hygiene", "code-review"):
